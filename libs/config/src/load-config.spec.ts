@@ -1,0 +1,40 @@
+import { ConfigError, loadConfig } from './load-config';
+
+describe('loadConfig', () => {
+  it('gives embedded defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(3000);
+    expect(config.STORAGE_DRIVER).toBe('fs');
+    expect(config.JOB_STORE).toBe('redis');
+    expect(config.MAX_UPLOAD_BYTES).toBe(20 * 1024 * 1024);
+    expect(config.LIMIT_INPUT_PIXELS).toBe(40_000_000);
+    expect(config.S3_FORCE_PATH_STYLE).toBe(false);
+    expect(config.S3_SSE).toBeUndefined();
+  });
+
+  it('coerces numbers and flags', () => {
+    const config = loadConfig({ PORT: '8080', S3_FORCE_PATH_STYLE: 'true', S3_CREATE_BUCKET: '0' });
+    expect(config.PORT).toBe(8080);
+    expect(config.S3_FORCE_PATH_STYLE).toBe(true);
+    expect(config.S3_CREATE_BUCKET).toBe(false);
+  });
+
+  it('names the variable and the value that is wrong', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', REDIS_URL: 'http://x' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const message = (caught as ConfigError).message;
+    expect(message).toMatch(/PORT must be a number \(got "eighty"\)/);
+    expect(message).toMatch(/REDIS_URL must be a URL starting with redis:\/\//);
+  });
+
+  it('requires the settings a chosen driver needs', () => {
+    expect(() => loadConfig({ STORAGE_DRIVER: 's3' })).toThrow(/S3_ACCESS_KEY_ID is required when STORAGE_DRIVER=s3/);
+    expect(() => loadConfig({ JOB_STORE: 'mongo' })).toThrow(/MONGO_URL is required when JOB_STORE=mongo/);
+    expect(() => loadConfig({ STORAGE_DRIVER: 'disk' })).toThrow(/STORAGE_DRIVER/);
+  });
+});
