@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import type { JobStore } from './job-store';
+import { InvalidCursorError } from './job-store';
+import { originalKey } from './storage-keys';
+import type { NewThumbnailJob } from './thumbnail-job';
+
+export interface JobStoreFixture {
+  store: JobStore;
+  /** Removes every record, between cases. */
+  reset(): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+export function newJob(overrides: Partial<NewThumbnailJob> = {}): NewThumbnailJob {
+  const id = overrides.id ?? randomUUID();
+  return {
+    id,
+    originalFilename: 'cat.png',
+    originalKey: originalKey(id),
+    contentType: 'image/png',
+    bytes: 1234,
+    fit: 'cover',
+    width: 100,
+    height: 100,
+    owner: null,
+    requestId: 'req-1',
+    createdAt: new Date(),
+    ...overrides,
+  };
+}
+
+/**
+ * The one suite every JobStore adapter must pass (Redis always, MongoDB when MONGO_URL is set).
+ */
+export function describeJobStoreContract(name: string, setup: () => Promise<JobStoreFixture>): void {
+  describe(`JobStore contract: ${name}`, () => {
+    let fixture: JobStoreFixture;
+    let store: JobStore;
+
+    beforeAll(async () => {
+      fixture = await setup();
+      store = fixture.store;
+    });
+    afterAll(async () => fixture?.teardown());
+    beforeEach(async () => fixture.reset());
+
+    it('creates a waiting job and reads it back with every field', async () => {
+      const input = newJob({ originalFilename: '日本語 ../../x.png', owner: 'k1', fit: 'contain' });
+      const created = await store.create(input);
+      expect(created.status).toBe('waiting');
+      const read = await store.get(input.id);
+      expect(read).toEqual({
+        ...input,
+        status: 'waiting',
+        thumbnailKey: null,
+        startedAt: null,
+        completedAt: null,
+        attempts: 0,
+        error: null,
+      });
+    });
+
+    it('refuses a second job with the same id', async () => {
+      const input = newJob();
+      await store.create(input);
+      await expect(store.create(input)).rejects.toThrow();
+    });
+
+    it('answers null for an unknown id', async () => {
+      expect(await store.get(randomUUID())).toBeNull();
+      const result = await store.transition(randomUUID(), { from: ['waiting'], to: 'processing' });
+      expect(result).toEqual({ applied: false, job: null });
+    });
+
+    it('walks waiting -> processing -> complete with timestamps and attempts', async () => {
+      const input = newJob();
+      await store.create(input);
+      const startedAt = new Date(input.createdAt.getTime() + 10);
+      const started = await store.transition(input.id, {
+        from: ['waiting'],
+        to: 'processing',
+        startedAt,
+        incrementAttempts: true,
+      });
+      expect(started.applied).toBe(true);
+      expect(started.job).toMatchObject({ status: 'processing', attempts: 1, startedAt });
+      const completedAt = new Date(startedAt.getTime() + 5);
+      const done = await store.transition(input.id, {
+        from: ['processing'],
+        to: 'complete',
+        completedAt,
+        thumbnailKey: `thumbnails/${input.id}.png`,
+        error: null,
+      });
+      expect(done.applied).toBe(true);
+      expect(await store.get(input.id)).toMatchObject({
+        status: 'complete',
+        completedAt,
+        thumbnailKey: `thumbnails/${input.id}.png`,
+        attempts: 1,
+        error: null,
+      });
+    });
+
+    it('records a failure with its code and message', async () => {
+      const input = newJob();
+      await store.create(input);
+      const failed = await store.transition(input.id, {
+        from: ['waiting', 'processing'],
+        to: 'failed',
+        completedAt: new Date(),
+        error: { code: 'invalid_image', message: 'The file is not an image this service can read.' },
+      });
+      expect(failed.applied).toBe(true);
+      expect((await store.get(input.id))?.error).toEqual({
+        code: 'invalid_image',
+        message: 'The file is not an image this service can read.',
+      });
+    });
+
+    it('never moves a finished job back (replayed delivery)', async () => {
+      const input = newJob();
+      await store.create(input);
+      await store.transition(input.id, { from: ['waiting'], to: 'processing', incrementAttempts: true });
+      await store.transition(input.id, { from: ['processing'], to: 'complete', completedAt: new Date() });
+      const replay = await store.transition(input.id, {
+        from: ['waiting', 'processing'],
+        to: 'processing',
+        incrementAttempts: true,
+      });
+      expect(replay.applied).toBe(false);
+      expect(replay.job).toMatchObject({ status: 'complete', attempts: 1 });
+    });
+
+    it('applies exactly one of many concurrent identical transitions', async () => {
+      const input = newJob();
+      await store.create(input);
+      await store.transition(input.id, { from: ['waiting'], to: 'processing' });
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          store.transition(input.id, { from: ['processing'], to: 'complete', completedAt: new Date() }),
+        ),
+      );
+      expect(results.filter((r) => r.applied)).toHaveLength(1);
+    });
+
+    it('counts concurrent attempts without losing increments', async () => {
+      const input = newJob();
+      await store.create(input);
+      await Promise.all(
+        Array.from({ length: 10 }, () =>
+          store.transition(input.id, { from: ['waiting', 'processing'], to: 'processing', incrementAttempts: true }),
+        ),
+      );
+      expect((await store.get(input.id))?.attempts).toBe(10);
+    });
+
+    it('lists newest first, ties broken by id, and paginates without gaps or repeats', async () => {
+      const base = Date.now();
+      const jobs = [];
+      for (let i = 0; i < 23; i++) {
+        // Groups of three share a createdAt to exercise the tie-break.
+        jobs.push(newJob({ createdAt: new Date(base + Math.floor(i / 3) * 1000) }));
+      }
+      for (const job of jobs) await store.create(job);
+      const expected = [...jobs]
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+        .map((j) => j.id);
+
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.list({ limit: 5, cursor });
+        seen.push(...page.items.map((j) => j.id));
+        cursor = page.nextCursor ?? undefined;
+        pages++;
+      } while (cursor);
+      expect(seen).toEqual(expected);
+      expect(pages).toBe(5);
+    });
+
+    it('filters by status and keeps the filter current after transitions', async () => {
+      const a = newJob({ createdAt: new Date(1_000) });
+      const b = newJob({ createdAt: new Date(2_000) });
+      const c = newJob({ createdAt: new Date(3_000) });
+      for (const j of [a, b, c]) await store.create(j);
+      await store.transition(b.id, { from: ['waiting'], to: 'processing' });
+      await store.transition(b.id, { from: ['processing'], to: 'complete' });
+      await store.transition(c.id, { from: ['waiting'], to: 'failed' });
+      const ids = async (status: 'waiting' | 'complete' | 'failed' | 'processing') =>
+        (await store.list({ limit: 10, status })).items.map((j) => j.id);
+      expect(await ids('waiting')).toEqual([a.id]);
+      expect(await ids('complete')).toEqual([b.id]);
+      expect(await ids('failed')).toEqual([c.id]);
+      expect(await ids('processing')).toEqual([]);
+      expect((await store.list({ limit: 10 })).items.map((j) => j.id)).toEqual([c.id, b.id, a.id]);
+    });
+
+    it("lists only an owner's jobs when asked", async () => {
+      const mine = newJob({ owner: 'alice', createdAt: new Date(1_000) });
+      const theirs = newJob({ owner: 'bob', createdAt: new Date(2_000) });
+      await store.create(mine);
+      await store.create(theirs);
+      expect((await store.list({ limit: 10, owner: 'alice' })).items.map((j) => j.id)).toEqual([mine.id]);
+      await store.transition(mine.id, { from: ['waiting'], to: 'failed' });
+      expect((await store.list({ limit: 10, owner: 'alice', status: 'failed' })).items.map((j) => j.id)).toEqual([
+        mine.id,
+      ]);
+      expect((await store.list({ limit: 10, owner: 'bob', status: 'failed' })).items).toEqual([]);
+    });
+
+    it('rejects a cursor it did not hand out', async () => {
+      await expect(store.list({ limit: 5, cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(InvalidCursorError);
+    });
+
+    it('deletes a record and its index entries', async () => {
+      const input = newJob();
+      await store.create(input);
+      await store.delete(input.id);
+      expect(await store.get(input.id)).toBeNull();
+      expect((await store.list({ limit: 10 })).items).toEqual([]);
+      await store.delete(input.id); // idempotent
+    });
+
+    it('answers a ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}

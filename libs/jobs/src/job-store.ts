@@ -1,0 +1,66 @@
+import type { JobStatus } from './job-status';
+import type { JobError, NewThumbnailJob, ThumbnailJob } from './thumbnail-job';
+
+export interface JobListQuery {
+  /** 1..500 */
+  limit: number;
+  /** Opaque value from a previous page's `nextCursor`. */
+  cursor?: string;
+  status?: JobStatus;
+  /** Only this owner's jobs; `undefined` means everyone's. */
+  owner?: string | null;
+}
+
+export interface JobPage {
+  /** Newest first; ties on `createdAt` broken by id, descending. */
+  items: ThumbnailJob[];
+  nextCursor: string | null;
+}
+
+/**
+ * A status change that applies only while the job is in one of `from`. Stores apply it as one
+ * atomic step, so a duplicated or replayed queue delivery can never move a finished job back.
+ */
+export interface JobTransition {
+  from: readonly JobStatus[];
+  to: JobStatus;
+  startedAt?: Date;
+  completedAt?: Date;
+  thumbnailKey?: string;
+  /** `null` clears a previous attempt's error. */
+  error?: JobError | null;
+  incrementAttempts?: boolean;
+}
+
+export type TransitionResult =
+  | { applied: true; job: ThumbnailJob }
+  /** `job` is the record as it stands (null if there is none), so callers can see why. */
+  | { applied: false; job: ThumbnailJob | null };
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('The cursor is not one this service handed out.');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+export class JobStoreUnavailableError extends Error {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`Job store unavailable: ${reason}`, options);
+    this.name = 'JobStoreUnavailableError';
+  }
+}
+
+/** Where job records live: Redis on embedded defaults, MongoDB in a cluster. */
+export abstract class JobStore {
+  /** Fails if a job with this id exists. */
+  abstract create(job: NewThumbnailJob): Promise<ThumbnailJob>;
+  abstract get(id: string): Promise<ThumbnailJob | null>;
+  abstract list(query: JobListQuery): Promise<JobPage>;
+  abstract transition(id: string, change: JobTransition): Promise<TransitionResult>;
+  /** Removes the record; used when a submission cannot be queued. */
+  abstract delete(id: string): Promise<void>;
+  /** Resolves when the store answers; rejects with the reason otherwise. */
+  abstract ping(): Promise<void>;
+  abstract close(): Promise<void>;
+}
