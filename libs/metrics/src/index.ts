@@ -1,0 +1,5 @@
+export { METRICS, QUEUE_STATES, type QueueState } from './metric-names';
+export { apiMetricProviders, workerMetricProviders } from './metric-providers';
+export { registerQueueDepthGauge } from './queue-depth-gauge';
+export { MetricsModule } from './metrics.module';
+export { InjectMetric, getToken as metricToken } from '@willsoto/nestjs-prometheus';

@@ -1,0 +1,19 @@
+/**
+ * Every meter the apps expose. The alert rules and the Grafana dashboard in
+ * charts/thumbnail-generator/files/ query these names: rename one there too.
+ */
+export const METRICS = {
+  httpRequestDuration: 'http_request_duration_seconds',
+  httpRequests: 'http_requests_total',
+  jobsSubmitted: 'thumbnail_jobs_submitted_total',
+  uploadBytes: 'thumbnail_upload_bytes',
+  queueJobs: 'thumbnail_queue_jobs',
+  jobsFinished: 'thumbnail_jobs_finished_total',
+  jobWait: 'thumbnail_job_wait_seconds',
+  jobProcessing: 'thumbnail_job_processing_seconds',
+  jobsInProgress: 'thumbnail_jobs_in_progress',
+  workerConcurrency: 'thumbnail_worker_concurrency',
+} as const;
+
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];

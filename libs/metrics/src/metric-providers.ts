@@ -1,0 +1,65 @@
+import {
+  makeCounterProvider,
+  makeGaugeProvider,
+  makeHistogramProvider,
+} from '@willsoto/nestjs-prometheus';
+import type { Provider } from '@nestjs/common';
+import { METRICS } from './metric-names';
+
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** Meters registered by the API; inject them with `@InjectMetric(METRICS.x)`. */
+export function apiMetricProviders(): Provider[] {
+  return [
+    makeHistogramProvider({
+      name: METRICS.httpRequestDuration,
+      help: 'HTTP request duration by route template.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    }),
+    makeCounterProvider({
+      name: METRICS.httpRequests,
+      help: 'HTTP requests answered, by route template and status.',
+      labelNames: ['method', 'route', 'status_code'],
+    }),
+    makeCounterProvider({
+      name: METRICS.jobsSubmitted,
+      help: 'Thumbnail jobs accepted and queued.',
+    }),
+    makeHistogramProvider({
+      name: METRICS.uploadBytes,
+      help: 'Size of accepted uploads.',
+      // 1 KiB .. 32 MiB
+      buckets: Array.from({ length: 16 }, (_, i) => 1024 * 2 ** i),
+    }),
+  ];
+}
+
+/** Meters registered by the worker. */
+export function workerMetricProviders(): Provider[] {
+  return [
+    makeCounterProvider({
+      name: METRICS.jobsFinished,
+      help: 'Thumbnail jobs that reached a final status, counted once when they do.',
+      labelNames: ['outcome', 'code'],
+    }),
+    makeHistogramProvider({
+      name: METRICS.jobWait,
+      help: 'Time from submission to the start of processing.',
+      buckets: SECONDS_BUCKETS,
+    }),
+    makeHistogramProvider({
+      name: METRICS.jobProcessing,
+      help: 'Time spent processing one job attempt (read, thumbnail, write).',
+      buckets: SECONDS_BUCKETS,
+    }),
+    makeGaugeProvider({
+      name: METRICS.jobsInProgress,
+      help: 'Jobs this worker is processing right now.',
+    }),
+    makeGaugeProvider({
+      name: METRICS.workerConcurrency,
+      help: 'Jobs this worker may process at once (WORKER_CONCURRENCY).',
+    }),
+  ];
+}
