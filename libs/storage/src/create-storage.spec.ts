@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { envSchema } from '@thumbnail/config';
+import { type RunningS3rver, S3RVER_CREDENTIALS, startS3rver } from '@thumbnail/testing';
+import { createStorage } from './create-storage';
+import { FsStorage } from './fs-storage';
+import { S3Storage } from './s3-storage';
+import type { Storage } from './storage';
+import { chunked } from './storage.contract';
+
+describe('createStorage', () => {
+  let storage: Storage | undefined;
+  afterEach(async () => {
+    await storage?.close();
+    storage = undefined;
+  });
+
+  it('gives the disk adapter rooted at STORAGE_DIR by default', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'create-storage-'));
+    try {
+      storage = createStorage(envSchema.parse({ STORAGE_DIR: join(dir, 'files') }));
+      expect(storage).toBeInstanceOf(FsStorage);
+      await storage.init();
+      const key = `originals/${randomUUID()}`;
+      await storage.put(key, chunked(Buffer.from('on disk')));
+      expect(await readFile(join(dir, 'files', key), 'utf8')).toBe('on disk');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('with STORAGE_DRIVER=s3', () => {
+    let s3: RunningS3rver;
+    beforeAll(async () => {
+      s3 = await startS3rver();
+    });
+    afterAll(async () => {
+      await s3?.stop();
+    });
+
+    it('gives the S3 adapter wired to every S3_* variable', async () => {
+      storage = createStorage(
+        envSchema.parse({
+          STORAGE_DRIVER: 's3',
+          S3_ENDPOINT: s3.endpoint,
+          S3_PUBLIC_ENDPOINT: `http://localhost:${s3.port}`,
+          S3_BUCKET: 'from-env',
+          S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+          S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+          S3_FORCE_PATH_STYLE: 'true',
+          S3_CREATE_BUCKET: 'true',
+          S3_SSE: 'AES256',
+          PRESIGN_TTL_SECONDS: '120',
+        }),
+      );
+      expect(storage).toBeInstanceOf(S3Storage);
+      await storage.init();
+      const key = `thumbnails/${randomUUID()}.png`;
+      await storage.put(key, chunked(Buffer.from('in the bucket')), { contentType: 'image/png' });
+
+      const url = new URL((await storage.publicUrl(key)) ?? 'missing:');
+      expect(url.host).toBe(`localhost:${s3.port}`);
+      expect(url.pathname).toBe(`/from-env/${key}`);
+      expect(url.searchParams.get('X-Amz-Expires')).toBe('120');
+      const response = await fetch(url);
+      expect(await response.text()).toBe('in the bucket');
+      expect(response.headers.get('content-type')).toBe('image/png');
+    });
+  });
+});

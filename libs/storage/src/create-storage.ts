@@ -1,0 +1,26 @@
+import type { Env } from '@thumbnail/config';
+import { FsStorage } from './fs-storage';
+import { S3Storage } from './s3-storage';
+import type { Storage } from './storage';
+
+/** Picks the adapter from STORAGE_DRIVER, once, at module registration; await `init()` next. */
+export function createStorage(config: Env): Storage {
+  if (config.STORAGE_DRIVER === 'fs') return new FsStorage({ root: config.STORAGE_DIR });
+  const { S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey } = config;
+  // The config schema already requires both when STORAGE_DRIVER=s3; this narrows the types.
+  if (!accessKeyId || !secretAccessKey) {
+    throw new Error('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required when STORAGE_DRIVER=s3');
+  }
+  return new S3Storage({
+    endpoint: config.S3_ENDPOINT,
+    publicEndpoint: config.S3_PUBLIC_ENDPOINT,
+    region: config.S3_REGION,
+    bucket: config.S3_BUCKET,
+    accessKeyId,
+    secretAccessKey,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    sse: config.S3_SSE,
+    createBucket: config.S3_CREATE_BUCKET,
+    presignTtlSeconds: config.PRESIGN_TTL_SECONDS,
+  });
+}

@@ -1,0 +1,100 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { FsStorage } from './fs-storage';
+import { StorageUnavailableError } from './storage';
+import { chunked, describeStorageContract, readAll } from './storage.contract';
+import { InvalidStorageKeyError } from './storage-key';
+
+describeStorageContract('FsStorage', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fs-storage-'));
+  const storage = new FsStorage({ root: join(dir, 'files') });
+  await storage.init();
+  return {
+    storage,
+    teardown: async () => {
+      await storage.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('FsStorage', () => {
+  let dir: string;
+  let root: string;
+  let storage: FsStorage;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fs-storage-'));
+    root = join(dir, 'nested', 'files');
+    storage = new FsStorage({ root });
+  });
+  afterEach(async () => {
+    await storage.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const mode = async (path: string) => (await stat(path)).mode & 0o777;
+
+  it('creates the root on first put, with directories 0700 and files 0600', async () => {
+    const key = `originals/${randomUUID()}`;
+    await storage.put(key, chunked(Buffer.from('secret')));
+    expect(await mode(root)).toBe(0o700);
+    expect(await mode(join(root, 'originals'))).toBe(0o700);
+    expect(await mode(join(root, key))).toBe(0o600);
+  });
+
+  it('keeps files 0600 when a put replaces one', async () => {
+    const key = `thumbnails/${randomUUID()}.png`;
+    await storage.put(key, chunked(Buffer.from('one')));
+    await storage.put(key, chunked(Buffer.from('two')));
+    expect(await mode(join(root, key))).toBe(0o600);
+  });
+
+  it('leaves no temporary file behind after a put, failed or not', async () => {
+    await storage.put(`originals/${randomUUID()}`, chunked(randomBytes(100_000)));
+    const failing = new Readable({
+      read() {
+        this.push(randomBytes(32_000));
+        this.destroy(new Error('boom'));
+      },
+    });
+    await expect(storage.put(`originals/${randomUUID()}`, failing)).rejects.toThrow('boom');
+    expect(await readdir(join(root, '.tmp'))).toEqual([]);
+  });
+
+  it('writes nothing outside the root for a hostile key', async () => {
+    await storage.init();
+    await expect(storage.put('originals/../../escaped', chunked(Buffer.from('x')))).rejects.toBeInstanceOf(InvalidStorageKeyError);
+    await expect(storage.put('../escaped', chunked(Buffer.from('x')))).rejects.toBeInstanceOf(InvalidStorageKeyError);
+    expect(await readdir(join(dir, 'nested'))).toEqual(['files']);
+    expect(await readdir(root)).toEqual(['.tmp']);
+  });
+
+  it('keeps streaming the file it opened when a put replaces it meanwhile', async () => {
+    const key = `originals/${randomUUID()}`;
+    const before = randomBytes(200_000);
+    await storage.put(key, chunked(before));
+    const reading = await storage.get(key);
+    await storage.put(key, chunked(Buffer.from('after')));
+    expect((await readAll(reading)).equals(before)).toBe(true);
+  });
+
+  it('returns no public URL: the API serves the bytes', async () => {
+    expect(await storage.publicUrl(`thumbnails/${randomUUID()}.png`)).toBeNull();
+  });
+
+  it('fails ping with StorageUnavailableError naming the directory when it cannot be created', async () => {
+    const file = join(dir, 'not-a-directory');
+    await writeFile(file, 'x');
+    const blocked = new FsStorage({ root: join(file, 'files') });
+    const error = await blocked.ping().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageUnavailableError);
+    expect((error as Error).message).toContain(`directory ${join(file, 'files')} is not writable (ENOTDIR)`);
+    await expect(blocked.put(`originals/${randomUUID()}`, chunked(Buffer.from('x')))).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    );
+  });
+});

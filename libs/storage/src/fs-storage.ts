@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  Storage,
+  type StoredObject,
+  type StoredObjectInfo,
+  StorageNotFoundError,
+  StorageUnavailableError,
+} from './storage';
+import { assertValidKey, InvalidStorageKeyError } from './storage-key';
+
+export interface FsStorageOptions {
+  /** Directory holding the objects; created (mode 0700) on first use. */
+  root: string;
+}
+
+// Images are confidential: only the service's own user may read them.
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+/** Writes in progress. No key can name it (key prefixes are `[a-z]+`). */
+const TMP_DIR = '.tmp';
+
+/**
+ * Objects as files under one root directory: the embedded default, for a single host (or a
+ * volume shared by the api and the worker).
+ *
+ * A put streams into `<root>/.tmp/` and renames into place, so readers see the old file or the
+ * whole new one, never a partial one. A process killed mid-put can leave a file in `.tmp`;
+ * nothing reads it.
+ */
+export class FsStorage extends Storage {
+  private readonly root: string;
+
+  constructor(options: FsStorageOptions) {
+    super();
+    this.root = resolve(options.root);
+  }
+
+  /** Creates the root and checks it is writable. */
+  override async init(): Promise<void> {
+    await this.ping();
+  }
+
+  /** `contentType` is not kept on disk: the job record has it. */
+  async put(key: string, body: Readable): Promise<StoredObject> {
+    let bodyError: unknown;
+    const onBodyError = (error: unknown) => {
+      bodyError ??= error;
+    };
+    body.on('error', onBodyError);
+    let tmp: string | undefined;
+    try {
+      const target = this.pathOf(key);
+      await this.makeDir(join(this.root, TMP_DIR));
+      await this.makeDir(dirname(target));
+      tmp = join(this.root, TMP_DIR, randomUUID());
+      // `flush` fsyncs before close, so a crash right after the rename cannot leave an empty
+      // file under the final name.
+      const file = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE, flush: true });
+      await pipeline(body, file);
+      await rename(tmp, target);
+      return { key, bytes: file.bytesWritten };
+    } catch (error) {
+      body.destroy();
+      if (tmp) await rm(tmp, { force: true });
+      if (bodyError !== undefined) throw bodyError;
+      throw this.unavailable(error, `cannot write ${key}`);
+    } finally {
+      body.off('error', onBodyError);
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = this.pathOf(key);
+    // Open before returning so a missing file rejects here rather than as a stream error, and
+    // so the stream keeps reading the file it opened even if a put replaces it meanwhile.
+    const handle = await open(path, 'r').catch((error: unknown) => {
+      throw this.readError(error, key);
+    });
+    return handle.createReadStream();
+  }
+
+  async getBuffer(key: string): Promise<Buffer> {
+    const path = this.pathOf(key);
+    return readFile(path).catch((error: unknown) => {
+      throw this.readError(error, key);
+    });
+  }
+
+  /**
+   * The ETag is derived from size, mtime (ns) and inode rather than a content hash, so `head`
+   * never reads the file (originals go up to MAX_UPLOAD_BYTES and the API heads on every
+   * conditional GET). Every put renames a new file into place, so the inode changes even when
+   * two puts of the same size land within one timestamp tick; an identical re-upload gets a new
+   * ETag, which only costs a cache miss.
+   */
+  async head(key: string): Promise<StoredObjectInfo | null> {
+    const path = this.pathOf(key);
+    try {
+      const info = await stat(path, { bigint: true });
+      if (!info.isFile()) return null;
+      return {
+        bytes: Number(info.size),
+        etag: `"${info.size.toString(16)}-${info.mtimeNs.toString(16)}-${info.ino.toString(16)}"`,
+        lastModified: info.mtime,
+      };
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw this.unavailable(error, `cannot stat ${key}`);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.pathOf(key);
+    try {
+      await unlink(path);
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw this.unavailable(error, `cannot delete ${key}`);
+    }
+  }
+
+  async publicUrl(key: string): Promise<string | null> {
+    this.pathOf(key);
+    return null;
+  }
+
+  async ping(): Promise<void> {
+    const probe = join(this.root, TMP_DIR, `ping-${randomUUID()}`);
+    try {
+      await this.makeDir(join(this.root, TMP_DIR));
+      const handle = await open(probe, 'wx', FILE_MODE);
+      await handle.close();
+      await unlink(probe);
+    } catch (error) {
+      throw this.unavailable(error, `directory ${this.root} is not writable`);
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open between calls.
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    const path = join(this.root, key);
+    // The key pattern already rules this out; a second check costs nothing.
+    const inside = relative(this.root, path);
+    if (inside.startsWith('..') || isAbsolute(inside)) throw new InvalidStorageKeyError(key);
+    return path;
+  }
+
+  private async makeDir(path: string): Promise<void> {
+    await mkdir(path, { recursive: true, mode: DIR_MODE });
+  }
+
+  private readError(error: unknown, key: string): unknown {
+    if (isMissing(error)) return new StorageNotFoundError(key);
+    return this.unavailable(error, `cannot read ${key}`);
+  }
+
+  /** System errors (no space, read-only disk, permissions) mean the disk cannot serve us now. */
+  private unavailable(error: unknown, what: string): unknown {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof (error as NodeJS.ErrnoException | undefined)?.syscall !== 'string' || !code) return error;
+    return new StorageUnavailableError(`${what} (${code})`, { cause: error });
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}

@@ -1,0 +1,64 @@
+import type { Readable } from 'node:stream';
+
+export interface StoredObject {
+  key: string;
+  bytes: number;
+}
+
+export interface StoredObjectInfo {
+  bytes: number;
+  /** Changes whenever the content does; quoted as HTTP wants it. */
+  etag: string;
+  lastModified: Date;
+}
+
+export interface PutOptions {
+  contentType?: string;
+}
+
+/** The object does not exist (a programming or consistency error, never transient). */
+export class StorageNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`No stored object at ${key}`);
+    this.name = 'StorageNotFoundError';
+  }
+}
+
+/** The backend could not be reached or refused the request; worth retrying later. */
+export class StorageUnavailableError extends Error {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`Storage unavailable: ${reason}`, options);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
+/**
+ * Where originals and thumbnails live: the local disk on embedded defaults, S3/MinIO in a
+ * cluster. Keys are built by the jobs lib from job ids; adapters refuse anything else.
+ */
+export abstract class Storage {
+  /** Prepares the backend at start (e.g. creates the bucket); most adapters need nothing. */
+  async init(): Promise<void> {
+    return;
+  }
+  /**
+   * Streams `body` to `key`, replacing what was there. If `body` errors or the write fails,
+   * rejects with that error and leaves no object (and no partial object) behind.
+   */
+  abstract put(key: string, body: Readable, options?: PutOptions): Promise<StoredObject>;
+  /** Streams the object; rejects with StorageNotFoundError when there is none. */
+  abstract get(key: string): Promise<Readable>;
+  /** Reads a whole object (originals are bounded by MAX_UPLOAD_BYTES). */
+  abstract getBuffer(key: string): Promise<Buffer>;
+  abstract head(key: string): Promise<StoredObjectInfo | null>;
+  /** Idempotent: deleting a missing object succeeds. */
+  abstract delete(key: string): Promise<void>;
+  /**
+   * A URL a client outside the cluster can fetch the object from directly (a short-lived
+   * presigned URL), or null when the API must serve the bytes itself.
+   */
+  abstract publicUrl(key: string): Promise<string | null>;
+  /** Resolves when the backend answers; rejects with the reason otherwise. */
+  abstract ping(): Promise<void>;
+  abstract close(): Promise<void>;
+}
