@@ -1,0 +1,94 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApp, startRedisServer, startS3rver, type RunningApp, type RunningRedisServer } from '@thumbnail/testing';
+
+export interface ServiceOptions {
+  storage?: 'fs' | 's3';
+  env?: Record<string, string>;
+  /** Start no worker (tests that need jobs to stay waiting start one later). */
+  withoutWorker?: boolean;
+}
+
+/**
+ * The whole service as separate processes: its own redis-server, the built worker and API, and
+ * for `storage: 's3'` an s3rver in this process spoken to over real HTTP.
+ */
+export class TestService {
+  api!: RunningApp;
+  workers: RunningApp[] = [];
+  redis!: RunningRedisServer;
+  env: Record<string, string> = {};
+  storageDir = '';
+  private s3: { stop(): Promise<void> } | null = null;
+
+  static async start(options: ServiceOptions = {}): Promise<TestService> {
+    const service = new TestService();
+    await service.boot(options);
+    return service;
+  }
+
+  private async boot(options: ServiceOptions): Promise<void> {
+    this.redis = await startRedisServer({ appendonly: true });
+    this.storageDir = mkdtempSync(join(tmpdir(), 'tg-e2e-files-'));
+    this.env = {
+      REDIS_URL: this.redis.url,
+      STORAGE_DRIVER: 'fs',
+      STORAGE_DIR: this.storageDir,
+      JOB_BACKOFF_MS: '200',
+      WORKER_CONCURRENCY: '2',
+      RECONCILE_INTERVAL_MS: '0',
+      SHUTDOWN_TIMEOUT_MS: '10000',
+      ...options.env,
+    };
+    if (options.storage === 's3') {
+      const s3 = await startS3rver({ buckets: [] });
+      this.s3 = s3;
+      const publicEndpoint = s3.endpoint.replace('127.0.0.1', 'localhost');
+      Object.assign(this.env, {
+        STORAGE_DRIVER: 's3',
+        S3_ENDPOINT: s3.endpoint,
+        S3_PUBLIC_ENDPOINT: publicEndpoint,
+        S3_BUCKET: 'thumbnails',
+        S3_ACCESS_KEY_ID: 'S3RVER',
+        S3_SECRET_ACCESS_KEY: 'S3RVER',
+        S3_FORCE_PATH_STYLE: 'true',
+        S3_CREATE_BUCKET: 'true',
+        ...options.env,
+      });
+    }
+    if (!options.withoutWorker) await this.startWorker();
+    this.api = await startApp('api', this.env);
+  }
+
+  async startWorker(env: Record<string, string> = {}): Promise<RunningApp> {
+    const worker = await startApp('worker', { ...this.env, ...env });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  async restartApi(): Promise<void> {
+    await this.api.stop();
+    this.api = await startApp('api', this.env);
+  }
+
+  /** Files under the disk storage's folder (`originals/…`, `thumbnails/…`). */
+  storedFiles(folder: 'originals' | 'thumbnails'): string[] {
+    try {
+      return readdirSync(join(this.storageDir, folder)).filter((name) => !name.startsWith('.'));
+    } catch {
+      return [];
+    }
+  }
+
+  logs(): string {
+    return [this.api?.output() ?? '', ...this.workers.map((w) => w.output())].join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
+    await this.redis?.destroy();
+    await this.s3?.stop();
+    rmSync(this.storageDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * A rejection the client can act on: a stable `code` to branch on and a human `message`.
+ * Everything a client sees as an error goes through this shape.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+    /** Extra fields for the error body, e.g. the status of a job that is not complete. */
+    readonly details: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const RETRY_AFTER_SECONDS = '5';
+
+export const errors = {
+  fileRequired: (detail = 'Send the image as multipart/form-data in a field named "file".') =>
+    new ApiError(400, 'file_required', detail),
+  tooManyFiles: () =>
+    new ApiError(400, 'too_many_files', 'Send exactly one file per request, in the field "file".'),
+  invalidParameter: (name: string, detail: string) =>
+    new ApiError(400, 'invalid_parameter', `Query or form parameter "${name}" ${detail}`),
+  fileTooLarge: (maxBytes: number) =>
+    new ApiError(413, 'file_too_large', `The file is larger than the limit of ${maxBytes} bytes.`, {
+      connection: 'close',
+    }),
+  unsupportedMediaType: (detail?: string) =>
+    new ApiError(
+      415,
+      'unsupported_media_type',
+      detail ?? 'The file is not a JPEG, PNG, WebP, GIF, AVIF or TIFF image (judged by its content, not its name).',
+    ),
+  imageTooLarge: (width: number, height: number, limit: number) =>
+    new ApiError(
+      422,
+      'image_too_large',
+      `The image declares ${width}x${height} pixels, more than the limit of ${limit} pixels.`,
+    ),
+  queueFull: () =>
+    new ApiError(429, 'queue_full', 'Too many jobs are waiting; try again shortly.', {
+      'retry-after': RETRY_AFTER_SECONDS,
+    }),
+  notComplete: (status: string) =>
+    new ApiError(409, 'job_not_complete', `The job is ${status}; its thumbnail is not available.`, {}, { status }),
+  notFound: (what = 'No such job.') => new ApiError(404, 'not_found', what),
+  unavailable: (what: string) =>
+    new ApiError(503, 'service_unavailable', `${what} is unavailable; try again shortly.`, {
+      'retry-after': RETRY_AFTER_SECONDS,
+    }),
+};

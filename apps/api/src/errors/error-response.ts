@@ -1,0 +1,76 @@
+import { ApiError } from './api-error';
+
+export interface ErrorBody {
+  error: { code: string; message: string; request_id?: string; [detail: string]: string | undefined };
+}
+
+const STATUS_CODES: Record<number, [string, string]> = {
+  400: ['bad_request', 'The request is malformed.'],
+  401: ['unauthorized', 'Missing or invalid API key.'],
+  404: ['not_found', 'No such resource.'],
+  405: ['method_not_allowed', 'Method not allowed on this resource.'],
+  406: ['not_acceptable', 'Not acceptable.'],
+  408: ['request_timeout', 'The request took too long to arrive.'],
+  413: ['payload_too_large', 'The request body is too large.'],
+  415: ['unsupported_media_type', 'Unsupported content type.'],
+  429: ['too_many_requests', 'Too many requests.'],
+};
+
+/**
+ * Turns anything thrown while handling a request into the client-facing error shape. Only
+ * ApiError messages are ours to show; for anything else the client gets a generic message and
+ * the request id, and the details go to the log.
+ */
+export function toErrorResponse(
+  error: unknown,
+  requestId: string,
+): { status: number; body: ErrorBody; headers: Record<string, string>; unexpected: boolean } {
+  if (error instanceof ApiError) {
+    return {
+      status: error.status,
+      body: { error: { code: error.code, message: error.message, ...error.details } },
+      headers: error.headers,
+      unexpected: false,
+    };
+  }
+  const status = statusOf(error);
+  if (status >= 400 && status < 500) {
+    const [code, message] = STATUS_CODES[status] ?? ['bad_request', 'The request could not be handled.'];
+    const detail = fastifyDetail(error);
+    return {
+      status,
+      body: { error: { code, message: detail ?? message } },
+      headers: {},
+      unexpected: false,
+    };
+  }
+  return {
+    status: 500,
+    body: {
+      error: {
+        code: 'internal_error',
+        message: `Something went wrong on our side. Quote request id ${requestId} when reporting it.`,
+        request_id: requestId,
+      },
+    },
+    headers: {},
+    unexpected: true,
+  };
+}
+
+function statusOf(error: unknown): number {
+  if (typeof error !== 'object' || error === null) return 500;
+  const e = error as { getStatus?: () => number; statusCode?: number; status?: number };
+  if (typeof e.getStatus === 'function') return e.getStatus();
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  return 500;
+}
+
+/** Fastify's own client errors (bad JSON, wrong content type) have safe, useful messages. */
+function fastifyDetail(error: unknown): string | undefined {
+  const e = error as { code?: unknown; message?: unknown };
+  if (typeof e.code === 'string' && e.code.startsWith('FST_') && typeof e.message === 'string') {
+    return e.message.slice(0, 200);
+  }
+  return undefined;
+}

@@ -1,0 +1,80 @@
+import 'reflect-metadata';
+import multipart from '@fastify/multipart';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import type { Counter, Histogram } from 'prom-client';
+import { loadConfigOrExit } from '@thumbnail/config';
+import { METRICS, metricToken } from '@thumbnail/metrics';
+import { APP_VERSION, onTerminate, requestIdFor } from '@thumbnail/runtime';
+import { AppModule } from './app.module';
+import { errors } from './errors/api-error';
+import { recordHttpMetrics } from './http-metrics';
+import { JobCompletionWaiter } from './thumbnails/job-completion-waiter.service';
+
+/** Multipart overhead allowed on top of MAX_UPLOAD_BYTES before a declared length is refused. */
+const MULTIPART_SLACK_BYTES = 64 * 1024;
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfigOrExit();
+  const adapter = new FastifyAdapter({
+    trustProxy: true,
+    genReqId: (req) => requestIdFor(req),
+    bodyLimit: 1024 * 1024, // JSON bodies only; uploads are streamed with their own limit
+    keepAliveTimeout: 72_000, // longer than common load balancers' idle timeout
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    bufferLogs: true,
+  });
+  const logger = app.get(Logger);
+  app.useLogger(logger);
+  const fastify = app.getHttpAdapter().getInstance();
+
+  await app.register(multipart, { throwFileSizeLimit: true });
+  // Any other body type reaches the handler unread, which answers 400 file_required.
+  fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (request.method === 'POST' && declared > config.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES) {
+      // Refused from the header alone: the body is never read.
+      throw errors.fileTooLarge(config.MAX_UPLOAD_BYTES);
+    }
+  });
+  fastify.addHook('onSend', async (request, reply) => {
+    // An upload refused part-way leaves unread bytes on the socket: close it rather than let
+    // the client reuse a connection the server is no longer reading.
+    if (request.method === 'POST' && reply.statusCode >= 400) void reply.header('connection', 'close');
+  });
+  recordHttpMetrics(fastify, {
+    duration: app.get<Histogram<string>>(metricToken(METRICS.httpRequestDuration)),
+    requests: app.get<Counter<string>>(metricToken(METRICS.httpRequests)),
+  });
+
+  const openapi = new DocumentBuilder()
+    .setTitle('Thumbnail Generator')
+    .setDescription('Upload images, get 100x100 PNG thumbnails through a job API.')
+    .setVersion(APP_VERSION)
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), {
+    jsonDocumentUrl: 'docs/json',
+  });
+
+  await app.listen(config.PORT, config.HOST);
+  const pino = await app.resolve(PinoLogger);
+  pino.setContext('main');
+  pino.info({ port: config.PORT, version: APP_VERSION }, `API listening on http://localhost:${config.PORT}`);
+
+  onTerminate(
+    async () => {
+      // Answer held ?wait= requests now, finish in-flight requests, then close connections.
+      await app.get(JobCompletionWaiter).onModuleDestroy();
+      await app.close();
+    },
+    { timeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger: pino.logger },
+  );
+}
+
+void bootstrap();

@@ -1,0 +1,57 @@
+import type { ThumbnailJob } from '@thumbnail/jobs';
+
+/**
+ * The job as clients see it. The first seven keys are the original service's; keep their names
+ * and meaning, clients depend on them.
+ */
+export interface JobView {
+  _id: string;
+  filename: string;
+  originalFilename: string;
+  status: ThumbnailJob['status'];
+  thumbnailFilename: string | null;
+  thumbnailLink: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  attempts: number;
+  fit: ThumbnailJob['fit'];
+  width: number;
+  height: number;
+  contentType: string;
+  bytes: number;
+  error?: { code: string; message: string };
+}
+
+export function toJobView(job: ThumbnailJob, thumbnailLink: string | null): JobView {
+  const view: JobView = {
+    _id: job.id,
+    filename: job.originalKey,
+    originalFilename: job.originalFilename,
+    status: job.status,
+    thumbnailFilename: job.thumbnailKey,
+    thumbnailLink: job.status === 'complete' ? thumbnailLink : null,
+    createdAt: job.createdAt.toISOString(),
+    startedAt: job.startedAt?.toISOString() ?? null,
+    completedAt: job.completedAt?.toISOString() ?? null,
+    attempts: job.attempts,
+    fit: job.fit,
+    width: job.width,
+    height: job.height,
+    contentType: job.contentType,
+    bytes: job.bytes,
+  };
+  if (job.error) view.error = job.error;
+  return view;
+}
+
+/**
+ * A display name only: control characters, path parts and excess length removed. It is echoed
+ * back in JSON (which escapes it) and never used as a key or path.
+ */
+export function cleanFilename(raw: string | undefined): string {
+  const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
+  // eslint-disable-next-line no-control-regex
+  const printable = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  return Array.from(printable).slice(0, 255).join('') || 'upload';
+}

@@ -1,0 +1,144 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { APP_CONFIG, type Env } from '@thumbnail/config';
+import {
+  InvalidCursorError,
+  isFinished,
+  isJobId,
+  isJobStatus,
+  JobStore,
+  JobStoreUnavailableError,
+  type JobStatus,
+  type ThumbnailJob,
+} from '@thumbnail/jobs';
+import { Storage, StorageNotFoundError, StorageUnavailableError, type StoredObjectInfo } from '@thumbnail/storage';
+import { ApiError, errors } from '../errors/api-error';
+import { JobCompletionWaiter } from './job-completion-waiter.service';
+import { type JobView, toJobView } from './job-view';
+
+export const MAX_WAIT_SECONDS = 30;
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 500;
+
+export interface JobListView {
+  data: JobView[];
+  page: { limit: number; next_cursor: string | null };
+}
+
+/** Reads jobs for clients: one job, the list, and the thumbnail bytes. */
+@Injectable()
+export class ThumbnailQueryService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: Env,
+    private readonly jobStore: JobStore,
+    private readonly storage: Storage,
+    private readonly waiter: JobCompletionWaiter,
+  ) {}
+
+  /** A job that exists and belongs to `owner` (another owner's job is "not found", not "forbidden"). */
+  async find(id: string, owner: string | null): Promise<ThumbnailJob> {
+    if (!isJobId(id)) throw errors.notFound();
+    const job = await this.guard(() => this.jobStore.get(id));
+    if (!job || (owner !== null && job.owner !== owner)) throw errors.notFound();
+    return job;
+  }
+
+  /** The job, after waiting up to `waitSeconds` for it to finish. */
+  async findWhenFinished(id: string, owner: string | null, waitSeconds: number): Promise<ThumbnailJob> {
+    const deadline = Date.now() + waitSeconds * 1000;
+    let job = await this.find(id, owner);
+    while (!isFinished(job.status) && Date.now() < deadline) {
+      // Subscribe before re-reading so a completion in between is not missed.
+      const next = this.waiter.next(id, deadline - Date.now());
+      job = await this.find(id, owner).catch((error) => {
+        next.cancel();
+        throw error;
+      });
+      if (isFinished(job.status)) {
+        next.cancel();
+        break;
+      }
+      await next.done;
+      job = await this.find(id, owner);
+    }
+    return job;
+  }
+
+  async list(query: { limit?: unknown; cursor?: unknown; status?: unknown }, owner: string | null): Promise<{
+    items: ThumbnailJob[];
+    limit: number;
+    nextCursor: string | null;
+  }> {
+    const limit = parseLimit(query.limit);
+    const status = parseStatus(query.status);
+    const cursor = query.cursor === undefined || query.cursor === '' ? undefined : String(query.cursor);
+    try {
+      const page = await this.guard(() =>
+        this.jobStore.list({ limit, cursor, status, owner: owner ?? undefined }),
+      );
+      return { items: page.items, limit, nextCursor: page.nextCursor };
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw errors.invalidParameter('cursor', 'is not one this service handed out.');
+      throw error;
+    }
+  }
+
+  async view(job: ThumbnailJob, request: FastifyRequest): Promise<JobView> {
+    if (job.status !== 'complete' || !job.thumbnailKey) return toJobView(job, null);
+    const presigned = await this.storage.publicUrl(job.thumbnailKey).catch(() => null);
+    return toJobView(job, presigned ?? `${this.baseUrl(request)}/thumbnail/${job.id}/image`);
+  }
+
+  async thumbnail(job: ThumbnailJob): Promise<{ info: StoredObjectInfo; open: () => Promise<Readable> }> {
+    if (job.status !== 'complete' || !job.thumbnailKey) throw errors.notComplete(job.status);
+    const key = job.thumbnailKey;
+    const info = await this.guard(() => this.storage.head(key));
+    if (!info) throw new ApiError(410, 'thumbnail_missing', 'The thumbnail is no longer stored.');
+    return { info, open: () => this.guard(() => this.storage.get(key)) };
+  }
+
+  private baseUrl(request: FastifyRequest): string {
+    return this.config.PUBLIC_URL?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}`;
+  }
+
+  /** Dependency outages become 503 with Retry-After instead of a 500 or a hung request. */
+  private async guard<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (error instanceof JobStoreUnavailableError) throw errors.unavailable('The job store');
+      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage');
+      if (error instanceof StorageNotFoundError) {
+        throw new ApiError(410, 'thumbnail_missing', 'The thumbnail is no longer stored.');
+      }
+      throw error;
+    }
+  }
+}
+
+function parseLimit(value: unknown): number {
+  if (value === undefined || value === '') return DEFAULT_LIMIT;
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw errors.invalidParameter('limit', `must be a whole number from 1 to ${MAX_LIMIT}.`);
+  }
+  return limit;
+}
+
+function parseStatus(value: unknown): JobStatus | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!isJobStatus(value)) {
+    throw errors.invalidParameter('status', 'must be one of waiting, processing, complete, failed.');
+  }
+  return value;
+}
+
+export function parseWait(value: unknown): number {
+  if (value === undefined || value === '') return 0;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw errors.invalidParameter('wait', `must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}.`);
+  }
+  return Math.min(seconds, MAX_WAIT_SECONDS);
+}

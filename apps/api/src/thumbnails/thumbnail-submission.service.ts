@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type { FastifyRequest } from 'fastify';
+import type { Counter, Histogram } from 'prom-client';
+import { APP_CONFIG, type Env } from '@thumbnail/config';
+import {
+  JobStore,
+  JobStoreUnavailableError,
+  MAKE_THUMBNAIL_JOB,
+  originalKey,
+  THUMBNAIL_FITS,
+  THUMBNAIL_QUEUE,
+  thumbnailJobOptions,
+  type ThumbnailFit,
+  type ThumbnailJob,
+  type ThumbnailJobPayload,
+} from '@thumbnail/jobs';
+import { InjectMetric, METRICS } from '@thumbnail/metrics';
+import { Storage, StorageUnavailableError } from '@thumbnail/storage';
+import { ApiError, errors } from '../errors/api-error';
+import { cleanFilename } from './job-view';
+import { QueueAdmissionService } from './queue-admission.service';
+import { UploadInspector } from './upload-inspector';
+
+interface StoredUpload {
+  filename: string;
+  inspector: UploadInspector;
+}
+
+/**
+ * POST /thumbnail: streams the upload to storage while checking it, then records and queues
+ * the job. Whatever goes wrong on the way, no stored object and no record is left behind.
+ */
+@Injectable()
+export class ThumbnailSubmissionService {
+  private readonly logger = new Logger(ThumbnailSubmissionService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: Env,
+    @InjectQueue(THUMBNAIL_QUEUE) private readonly queue: Queue<ThumbnailJobPayload>,
+    private readonly storage: Storage,
+    private readonly jobStore: JobStore,
+    private readonly admission: QueueAdmissionService,
+    @InjectMetric(METRICS.jobsSubmitted) private readonly submitted: Counter,
+    @InjectMetric(METRICS.uploadBytes) private readonly uploadBytes: Histogram,
+  ) {}
+
+  async submit(request: FastifyRequest, queryFit: unknown, owner: string | null): Promise<ThumbnailJob> {
+    if (!request.isMultipart()) throw errors.fileRequired();
+    await this.admission.assertRoom();
+
+    const id = randomUUID();
+    const key = originalKey(id);
+    let fit = parseFit(queryFit ?? 'cover');
+    let upload: StoredUpload | null = null;
+    try {
+      const parts = request.parts({
+        limits: { fileSize: this.config.MAX_UPLOAD_BYTES + 1, files: 1, fields: 10, fieldSize: 1024, parts: 20 },
+      });
+      for await (const part of parts) {
+        if (part.type === 'field') {
+          if (part.fieldname === 'fit') fit = parseFit(part.value);
+          continue;
+        }
+        if (part.fieldname !== 'file') {
+          throw errors.fileRequired(`The file came in the field "${cleanFilename(part.fieldname)}"; send it in the field "file".`);
+        }
+        upload = await this.storeOriginal(key, part.file, part.filename);
+      }
+    } catch (error) {
+      // The write may have started: adapters drop partial data, and deleting nothing is harmless.
+      await this.discard(id, key);
+      throw toUploadError(error, this.config.MAX_UPLOAD_BYTES);
+    }
+    if (!upload) throw errors.fileRequired();
+
+    const image = upload.inspector.image;
+    if (!image) throw new Error('inspector finished without a type');
+    let job: ThumbnailJob;
+    try {
+      job = await this.jobStore.create({
+        id,
+        originalFilename: upload.filename,
+        originalKey: key,
+        contentType: image.mime,
+        bytes: upload.inspector.bytes,
+        fit,
+        width: this.config.THUMBNAIL_SIZE,
+        height: this.config.THUMBNAIL_SIZE,
+        owner,
+        requestId: String(request.id),
+        createdAt: new Date(),
+      });
+    } catch (error) {
+      await this.discard(id, key);
+      if (error instanceof JobStoreUnavailableError) throw errors.unavailable('The job store');
+      throw error;
+    }
+    try {
+      await this.queue.add(
+        MAKE_THUMBNAIL_JOB,
+        { jobId: id, requestId: String(request.id) },
+        thumbnailJobOptions(id, {
+          attempts: this.config.JOB_ATTEMPTS,
+          backoffMs: this.config.JOB_BACKOFF_MS,
+          keepCompleted: this.config.KEEP_COMPLETED_QUEUE_ENTRIES,
+          keepFailed: this.config.KEEP_FAILED_QUEUE_ENTRIES,
+        }),
+      );
+    } catch (error) {
+      this.logger.warn({ jobId: id, reason: (error as Error).message }, 'Could not queue the job; discarding it');
+      await this.jobStore.delete(id).catch(() => undefined);
+      await this.discard(id, key);
+      throw errors.unavailable('The job queue (Redis)');
+    }
+    this.submitted.inc();
+    this.uploadBytes.observe(upload.inspector.bytes);
+    this.logger.log({ jobId: id, bytes: upload.inspector.bytes, contentType: image.mime, fit }, 'Job queued');
+    return job;
+  }
+
+  private async storeOriginal(key: string, file: Readable, filename: string): Promise<StoredUpload> {
+    const inspector = new UploadInspector({
+      maxBytes: this.config.MAX_UPLOAD_BYTES,
+      maxPixels: this.config.LIMIT_INPUT_PIXELS,
+    });
+    // pipeline() tears both streams down together: a client abort fails the storage write, and
+    // a refusal by the inspector stops reading the client.
+    pipeline(file, inspector, () => undefined);
+    await this.storage.put(key, inspector, { contentType: 'application/octet-stream' });
+    return { filename: cleanFilename(filename), inspector };
+  }
+
+  private async discard(id: string, key: string): Promise<void> {
+    await this.storage.delete(key).catch((error: Error) =>
+      this.logger.warn({ jobId: id, reason: error.message }, 'Could not delete a discarded upload'),
+    );
+  }
+}
+
+function parseFit(value: unknown): ThumbnailFit {
+  if (typeof value === 'string' && (THUMBNAIL_FITS as readonly string[]).includes(value)) {
+    return value as ThumbnailFit;
+  }
+  throw errors.invalidParameter('fit', `must be one of ${THUMBNAIL_FITS.join(', ')}.`);
+}
+
+/** Maps what multipart parsing and storage can throw to client-facing errors. */
+function toUploadError(error: unknown, maxBytes: number): unknown {
+  if (error instanceof ApiError) return error;
+  if (error instanceof StorageUnavailableError) return errors.unavailable('Storage');
+  const code = (error as { code?: string }).code;
+  switch (code) {
+    case 'FST_FILES_LIMIT':
+      return errors.tooManyFiles();
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return errors.fileTooLarge(maxBytes);
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return new ApiError(400, 'too_many_parts', 'The form has too many parts; send one file and at most the field "fit".');
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+      return errors.fileRequired();
+    default:
+      if (/Unexpected end of (form|multipart)|terminated early|Malformed/i.test((error as Error)?.message ?? '')) {
+        return new ApiError(400, 'malformed_multipart', 'The multipart body ended early or is malformed.');
+      }
+      return error;
+  }
+}

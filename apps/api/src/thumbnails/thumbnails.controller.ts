@@ -1,0 +1,115 @@
+import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { JOB_STATUSES, THUMBNAIL_FITS } from '@thumbnail/jobs';
+import { ownerOf } from '../auth/request-owner';
+import { errorExample, jobExample } from './openapi-examples';
+import type { JobView } from './job-view';
+import { MAX_WAIT_SECONDS, parseWait, ThumbnailQueryService } from './thumbnail-query.service';
+import { ThumbnailSubmissionService } from './thumbnail-submission.service';
+
+@ApiTags('thumbnails')
+@Controller('thumbnail')
+export class ThumbnailsController {
+  constructor(
+    private readonly submission: ThumbnailSubmissionService,
+    private readonly query: ThumbnailQueryService,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Upload an image and queue a thumbnail job' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file'],
+      properties: {
+        fit: { type: 'string', enum: [...THUMBNAIL_FITS], default: 'cover', description: 'Send before `file`.' },
+        file: { type: 'string', format: 'binary', description: 'JPEG, PNG, WebP, GIF, AVIF or TIFF; judged by its bytes.' },
+      },
+    },
+  })
+  @ApiQuery({ name: 'fit', required: false, enum: THUMBNAIL_FITS })
+  @ApiResponse({
+    status: 202,
+    description: 'Queued. `Location` points at the job.',
+    schema: { example: { data: { job_id: '6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77', status: 'waiting', links: { self: '/thumbnail/6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77', image: '/thumbnail/6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77/image' } } } },
+  })
+  @ApiResponse({ status: 400, schema: { example: errorExample('file_required', 'Send the image as multipart/form-data in a field named "file".') } })
+  @ApiResponse({ status: 413, schema: { example: errorExample('file_too_large', 'The file is larger than the limit of 20971520 bytes.') } })
+  @ApiResponse({ status: 415, schema: { example: errorExample('unsupported_media_type', 'The file is not a JPEG, PNG, WebP, GIF, AVIF or TIFF image (judged by its content, not its name).') } })
+  @ApiResponse({ status: 422, schema: { example: errorExample('image_too_large', 'The image declares 50000x50000 pixels, more than the limit of 40000000 pixels.') } })
+  @ApiResponse({ status: 429, schema: { example: errorExample('queue_full', 'Too many jobs are waiting; try again shortly.') } })
+  @ApiResponse({ status: 503, schema: { example: errorExample('service_unavailable', 'Storage is unavailable; try again shortly.') } })
+  async submit(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Query('fit') fit?: string,
+  ) {
+    const job = await this.submission.submit(request, fit, ownerOf(request));
+    const self = `/thumbnail/${job.id}`;
+    void reply.header('location', self);
+    // `job_id` must stay the first key: existing clients cut it out of the raw text.
+    return { data: { job_id: job.id, status: job.status, links: { self, image: `${self}/image` } } };
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List jobs, newest first' })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
+  @ApiQuery({ name: 'cursor', required: false, description: '`page.next_cursor` of the previous page' })
+  @ApiQuery({ name: 'status', required: false, enum: JOB_STATUSES })
+  @ApiResponse({ status: 200, schema: { example: { data: [jobExample], page: { limit: 50, next_cursor: null } } } })
+  async list(
+    @Req() request: FastifyRequest,
+    @Query('limit') limit?: string,
+    @Query('cursor') cursor?: string,
+    @Query('status') status?: string,
+  ): Promise<{ data: JobView[]; page: { limit: number; next_cursor: string | null } }> {
+    const page = await this.query.list({ limit, cursor, status }, ownerOf(request));
+    const data = await Promise.all(page.items.map((job) => this.query.view(job, request)));
+    return { data, page: { limit: page.limit, next_cursor: page.nextCursor } };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One job; with `wait`, hold the request until it finishes' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiQuery({ name: 'wait', required: false, description: `Seconds to wait for completion (max ${MAX_WAIT_SECONDS})` })
+  @ApiResponse({ status: 200, schema: { example: { data: jobExample } } })
+  @ApiResponse({ status: 404, schema: { example: errorExample('not_found', 'No such job.') } })
+  async get(
+    @Req() request: FastifyRequest,
+    @Param('id') id: string,
+    @Query('wait') wait?: string,
+  ): Promise<{ data: JobView }> {
+    const seconds = parseWait(wait);
+    const owner = ownerOf(request);
+    const job = seconds > 0 ? await this.query.findWhenFinished(id, owner, seconds) : await this.query.find(id, owner);
+    return { data: await this.query.view(job, request) };
+  }
+
+  @Get(':id/image')
+  @ApiOperation({ summary: 'The thumbnail (PNG)' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiProduces('image/png')
+  @ApiResponse({ status: 200, description: 'PNG bytes' })
+  @ApiResponse({ status: 304, description: 'Not modified (If-None-Match)' })
+  @ApiResponse({ status: 404, schema: { example: errorExample('not_found', 'No such job.') } })
+  @ApiResponse({ status: 409, schema: { example: { error: { code: 'job_not_complete', message: 'The job is processing; its thumbnail is not available.', status: 'processing' } } } })
+  @Header('cache-control', 'private, max-age=86400')
+  @Header('x-content-type-options', 'nosniff')
+  async image(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Param('id') id: string,
+  ): Promise<StreamableFile | undefined> {
+    const job = await this.query.find(id, ownerOf(request));
+    const { info, open } = await this.query.thumbnail(job);
+    void reply.header('etag', info.etag).header('last-modified', info.lastModified.toUTCString());
+    if (request.headers['if-none-match'] === info.etag) {
+      void reply.status(304);
+      return undefined;
+    }
+    return new StreamableFile(await open(), { type: 'image/png', length: info.bytes });
+  }
+}

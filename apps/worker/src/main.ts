@@ -1,0 +1,40 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import type { Gauge } from 'prom-client';
+import { loadConfigOrExit } from '@thumbnail/config';
+import { METRICS, metricToken } from '@thumbnail/metrics';
+import { APP_VERSION, onTerminate } from '@thumbnail/runtime';
+import { ThumbnailProcessor } from './thumbnail.processor';
+import { WorkerModule } from './worker.module';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfigOrExit();
+  // The worker's HTTP side only serves /health and /metrics to the cluster.
+  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule.forRoot(config), new FastifyAdapter(), {
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.get<Gauge<string>>(metricToken(METRICS.workerConcurrency)).set(config.WORKER_CONCURRENCY);
+  await app.listen(config.WORKER_PORT, config.HOST);
+
+  const pino = await app.resolve(PinoLogger);
+  pino.setContext('main');
+  pino.info(
+    { port: config.WORKER_PORT, concurrency: config.WORKER_CONCURRENCY, version: APP_VERSION },
+    'Worker consuming thumbnail jobs',
+  );
+
+  onTerminate(
+    async () => {
+      // Stop taking jobs and let the in-flight ones finish (or return them to the queue if the
+      // drain times out: their lock then expires and another worker takes them).
+      await app.get(ThumbnailProcessor).worker.close();
+      await app.close();
+    },
+    { timeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger: pino.logger },
+  );
+}
+
+void bootstrap();

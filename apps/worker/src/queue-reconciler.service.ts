@@ -1,0 +1,87 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { PinoLogger } from 'nestjs-pino';
+import { APP_CONFIG, type Env } from '@thumbnail/config';
+import {
+  JobStore,
+  MAKE_THUMBNAIL_JOB,
+  THUMBNAIL_QUEUE,
+  thumbnailJobOptions,
+  type JobStatus,
+  type ThumbnailJobPayload,
+} from '@thumbnail/jobs';
+import { logErrorsQuietly } from '@thumbnail/runtime';
+
+/** A record younger than this may still be on its way into the queue from the API. */
+const GRACE_MS = 30_000;
+const PAGE = 200;
+
+/**
+ * Finds job records that are waiting or processing but have no queue entry (for example after
+ * Redis lost its data without persistence) and queues them again. Queue entries are keyed by
+ * job id, so several workers reconciling at once still queue each job once.
+ */
+@Injectable()
+export class QueueReconcilerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<number> | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: Env,
+    @InjectQueue(THUMBNAIL_QUEUE) private readonly queue: Queue<ThumbnailJobPayload>,
+    private readonly jobStore: JobStore,
+    private readonly logger: PinoLogger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    logErrorsQuietly(this.queue, 'Queue', this.logger);
+    if (this.config.RECONCILE_INTERVAL_MS === 0) return;
+    this.timer = setInterval(() => void this.reconcileOnce(), this.config.RECONCILE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Returns how many jobs were queued again. Overlapping calls share one pass. */
+  reconcileOnce(now = Date.now()): Promise<number> {
+    this.running ??= this.pass(now)
+      .catch((error: Error) => {
+        this.logger.warn({ reason: error.message }, 'Reconciliation pass failed');
+        return 0;
+      })
+      .finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async pass(now: number): Promise<number> {
+    let requeued = 0;
+    for (const status of ['waiting', 'processing'] as JobStatus[]) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.jobStore.list({ limit: PAGE, cursor, status });
+        for (const job of page.items) {
+          if (now - job.createdAt.getTime() < GRACE_MS) continue;
+          if (await this.queue.getJob(job.id)) continue;
+          await this.queue.add(
+            MAKE_THUMBNAIL_JOB,
+            { jobId: job.id, requestId: job.requestId },
+            thumbnailJobOptions(job.id, {
+              attempts: this.config.JOB_ATTEMPTS,
+              backoffMs: this.config.JOB_BACKOFF_MS,
+              keepCompleted: this.config.KEEP_COMPLETED_QUEUE_ENTRIES,
+              keepFailed: this.config.KEEP_FAILED_QUEUE_ENTRIES,
+            }),
+          );
+          requeued++;
+          this.logger.warn({ jobId: job.id, status }, 'Re-queued a job that had no queue entry');
+        }
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+    }
+    return requeued;
+  }
+}

@@ -1,0 +1,137 @@
+import { Readable } from 'node:stream';
+import { Inject, Injectable } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { APP_CONFIG, type Env } from '@thumbnail/config';
+import { ImageRejectedError, SharpImageProcessor } from '@thumbnail/imaging';
+import {
+  JobStore,
+  JobStoreUnavailableError,
+  thumbnailKey,
+  type JobError,
+  type ThumbnailJob,
+  type ThumbnailJobPayload,
+} from '@thumbnail/jobs';
+import { InjectMetric, METRICS } from '@thumbnail/metrics';
+import { Storage, StorageNotFoundError, StorageUnavailableError } from '@thumbnail/storage';
+
+export interface Attempt {
+  /** 1-based number of this delivery. */
+  number: number;
+  /** Deliveries allowed before the job is failed for good. */
+  allowed: number;
+}
+
+/**
+ * What became of one delivery. `retry` asks the queue to deliver again after its backoff;
+ * every other outcome is final for this delivery.
+ */
+export type Outcome =
+  | { kind: 'complete'; job: ThumbnailJob }
+  | { kind: 'failed'; error: JobError }
+  | { kind: 'retry'; error: JobError }
+  | { kind: 'skipped'; reason: 'missing' | 'already_finished' };
+
+/**
+ * Makes one thumbnail: marks the job processing, reads the original, runs the imaging
+ * pipeline, writes the thumbnail, marks it complete. Safe to run twice for the same job: the
+ * thumbnail key is fixed and status changes are conditional, so a duplicate delivery writes the
+ * same object and changes nothing.
+ */
+@Injectable()
+export class ThumbnailMakerService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: Env,
+    private readonly jobStore: JobStore,
+    private readonly storage: Storage,
+    private readonly imaging: SharpImageProcessor,
+    private readonly logger: PinoLogger,
+    @InjectMetric(METRICS.jobsFinished) private readonly finished: Counter<string>,
+    @InjectMetric(METRICS.jobWait) private readonly waitSeconds: Histogram<string>,
+    @InjectMetric(METRICS.jobProcessing) private readonly processingSeconds: Histogram<string>,
+    @InjectMetric(METRICS.jobsInProgress) private readonly inProgress: Gauge<string>,
+  ) {}
+
+  async make(payload: ThumbnailJobPayload, attempt: Attempt): Promise<Outcome> {
+    const log = this.logger.logger.child({ jobId: payload.jobId, requestId: payload.requestId, attempt: attempt.number });
+    const startedAt = new Date();
+    const started = await this.jobStore.transition(payload.jobId, {
+      from: ['waiting', 'processing'],
+      to: 'processing',
+      startedAt,
+      incrementAttempts: true,
+    });
+    if (!started.applied) {
+      const reason = started.job ? 'already_finished' : 'missing';
+      log.warn({ reason, status: started.job?.status }, 'Delivery skipped');
+      return { kind: 'skipped', reason };
+    }
+    const job = started.job;
+    if (job.attempts === 1) this.waitSeconds.observe((startedAt.getTime() - job.createdAt.getTime()) / 1000);
+
+    this.inProgress.inc();
+    const stopTimer = this.processingSeconds.startTimer();
+    try {
+      const original = await this.storage.getBuffer(job.originalKey);
+      const thumbnail = await this.imaging.makeThumbnail(original, { width: job.width, height: job.height, fit: job.fit });
+      const key = thumbnailKey(job.id);
+      await this.storage.put(key, Readable.from([thumbnail.data]), { contentType: 'image/png' });
+      const done = await this.jobStore.transition(job.id, {
+        from: ['processing'],
+        to: 'complete',
+        completedAt: new Date(),
+        thumbnailKey: key,
+        error: null,
+      });
+      if (!done.applied) {
+        log.warn({ status: done.job?.status }, 'Finished a job another delivery had already finished');
+        return { kind: 'skipped', reason: 'already_finished' };
+      }
+      this.finished.inc({ outcome: 'complete', code: '' });
+      log.info({ ms: Date.now() - startedAt.getTime(), bytes: thumbnail.data.length }, 'Thumbnail complete');
+      return { kind: 'complete', job: done.job };
+    } catch (error) {
+      return await this.handleFailure(job, attempt, error, log);
+    } finally {
+      stopTimer();
+      this.inProgress.dec();
+    }
+  }
+
+  private async handleFailure(
+    job: ThumbnailJob,
+    attempt: Attempt,
+    error: unknown,
+    log: PinoLogger['logger'],
+  ): Promise<Outcome> {
+    const { error: reason, transient } = classify(error);
+    // libvips' own text goes to the log, never to the client.
+    log.warn({ code: reason.code, transient, err: error }, 'Thumbnail attempt failed');
+    if (transient && attempt.number < attempt.allowed) {
+      await this.jobStore.transition(job.id, { from: ['processing'], to: 'waiting', error: reason });
+      return { kind: 'retry', error: reason };
+    }
+    const failed = await this.jobStore.transition(job.id, {
+      from: ['processing'],
+      to: 'failed',
+      completedAt: new Date(),
+      error: reason,
+    });
+    if (failed.applied) this.finished.inc({ outcome: 'failed', code: reason.code });
+    return { kind: 'failed', error: reason };
+  }
+}
+
+function classify(error: unknown): { error: JobError; transient: boolean } {
+  if (error instanceof ImageRejectedError) return { error: { code: error.code, message: error.message }, transient: false };
+  if (error instanceof StorageNotFoundError) {
+    return { error: { code: 'original_missing', message: 'The uploaded file is no longer in storage.' }, transient: false };
+  }
+  if (error instanceof StorageUnavailableError || error instanceof JobStoreUnavailableError) {
+    return {
+      error: { code: 'storage_unavailable', message: 'Storage could not be reached; the job was retried and gave up.' },
+      transient: true,
+    };
+  }
+  return { error: { code: 'internal_error', message: 'The thumbnail could not be made because of an internal error.' }, transient: true };
+}

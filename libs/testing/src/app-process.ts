@@ -1,0 +1,99 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './free-port';
+
+export type AppName = 'api' | 'worker';
+
+export interface RunningApp {
+  name: AppName;
+  url: string;
+  port: number;
+  pid: number;
+  /** Everything the process printed so far (JSON log lines). */
+  output(): string;
+  /** Resolves with the exit code (or signal) once the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const WORKSPACE = findWorkspaceRoot();
+
+/** Path of an app's built bundle; `nx build <app>` makes it (the e2e target depends on that). */
+export function builtApp(name: AppName): string {
+  const main = join(WORKSPACE, 'dist', 'apps', name, 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npx nx build ${name}\` first`);
+  return main;
+}
+
+/**
+ * Starts a built app as its own process, the way `npm start` and the images run it, and waits
+ * until its /health answers.
+ */
+export async function startApp(name: AppName, env: Record<string, string>, options: { port?: number } = {}): Promise<RunningApp> {
+  const port = options.port ?? (await freePort());
+  const portVariable = name === 'api' ? 'PORT' : 'WORKER_PORT';
+  const child = spawn(process.execPath, [builtApp(name)], {
+    cwd: WORKSPACE,
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...env,
+      [portVariable]: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += String(chunk)));
+  child.stderr?.on('data', (chunk) => (output += String(chunk)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url, child, () => output, 30_000);
+  return {
+    name,
+    url,
+    port,
+    pid: child.pid ?? -1,
+    output: () => output,
+    exited,
+    kill: (signal = 'SIGKILL') => void child.kill(signal),
+    stop: async (graceMs = 10_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitForHealth(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode}:\n${output()}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`no /health answer from ${url} within ${timeoutMs} ms:\n${output()}`);
+}
+
+function findWorkspaceRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'nx.json'))) {
+    const parent = join(dir, '..');
+    if (parent === dir) throw new Error('nx.json not found above ' + __dirname);
+    dir = parent;
+  }
+  return dir;
+}
