@@ -1,0 +1,177 @@
+import sharp, { type FitEnum, type SharpOptions } from 'sharp';
+import { readEmbeddedColourProfile, type EmbeddedColourProfile } from './embedded-colour-profile';
+import { ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError } from './image-errors';
+import { ImageProcessor, type Thumbnail } from './image-processor.port';
+import { sniffImageType, type ImageFormat } from './sniff-image-type';
+import { isSrgbIccProfile } from './srgb-icc-profile';
+import type { ThumbnailPlan } from './thumbnail-plan';
+
+export interface SharpImageProcessorOptions {
+  /** Refuse images with more pixels (width x height) than this, before decoding them. */
+  limitInputPixels: number;
+  /** Abandon one thumbnail after this many whole seconds (1..3600). */
+  timeoutSeconds: number;
+  /** libvips threads per image; process-wide. Unset keeps sharp's default. */
+  concurrency?: number;
+}
+
+/**
+ * The libvips loaders left usable, file and buffer variants: one per accepted format, with
+ * heifload for AVIF (it would decode HEIC too, had this libvips an HEVC decoder). Everything
+ * else stays blocked, because uploads are untrusted and each loader is attack surface that
+ * libvips would otherwise pick by content alone: svgload (librsvg: XML, fonts, external
+ * references), pdfload, magickload (ImageMagick's dozens of coders), openslide, jp2k,
+ * uhdrload (UltraHDR JPEGs then open with plain jpegload instead, base image only), and
+ * libvips' own vips/matrix/csv/raw formats, which are not images anyone uploads.
+ */
+const ALLOWED_LOADERS = ['Jpeg', 'Png', 'Webp', 'Nsgif', 'Tiff', 'Heif'].flatMap((name) => [
+  `VipsForeignLoad${name}File`,
+  `VipsForeignLoad${name}Buffer`,
+]);
+
+/** Most channels an accepted image has: CMYK plus alpha. */
+const MAX_INPUT_CHANNELS = 5;
+
+const FIT: Record<ThumbnailPlan['fit'], keyof FitEnum> = {
+  cover: 'cover',
+  contain: 'contain',
+  fill: 'fill',
+};
+
+const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
+
+let untrustedInputPolicyApplied = false;
+
+/** Process-wide sharp settings for untrusted input; the first processor applies them. */
+function applyUntrustedInputPolicy(): void {
+  if (untrustedInputPolicyApplied) return;
+  // Each job decodes a different upload once: caching operations only holds memory.
+  sharp.cache(false);
+  sharp.block({ operation: ['VipsForeignLoad'] });
+  sharp.unblock({ operation: ALLOWED_LOADERS });
+  untrustedInputPolicyApplied = true;
+}
+
+/** How to bring one input to sRGB, decided from its container before decoding. */
+interface ColourHandling {
+  /** The embedded profile is sRGB: skip building a colour transform that changes nothing. */
+  ignoreIcc: boolean;
+  /**
+   * sharp converts 16-bit RGB with a profile to Display P3, then narrows it to 8 bits without
+   * converting (sharp 0.35), so P3 numbers would be labelled sRGB. Converting P3 to sRGB at the
+   * end puts them right.
+   */
+  p3ToSrgb: boolean;
+}
+
+/** The one place that runs sharp: untrusted image bytes in, an sRGB PNG thumbnail out. */
+export class SharpImageProcessor extends ImageProcessor {
+  private readonly inputOptions: SharpOptions;
+  private readonly timeoutSeconds: number;
+
+  constructor(options: SharpImageProcessorOptions) {
+    super();
+    requireInteger('limitInputPixels', options.limitInputPixels, 1, Number.MAX_SAFE_INTEGER);
+    requireInteger('timeoutSeconds', options.timeoutSeconds, 1, 3600);
+    applyUntrustedInputPolicy();
+    if (options.concurrency !== undefined) {
+      requireInteger('concurrency', options.concurrency, 1, 1024);
+      sharp.concurrency(options.concurrency);
+    }
+    this.timeoutSeconds = options.timeoutSeconds;
+    this.inputOptions = {
+      // Truncated or corrupt data fails instead of giving a half-grey thumbnail.
+      failOn: 'warning',
+      limitInputPixels: options.limitInputPixels,
+      limitInputChannels: MAX_INPUT_CHANNELS,
+      // The first frame of an animation, the first page of a TIFF.
+      pages: 1,
+      // sharp 0.35 no longer applies EXIF orientation unless asked.
+      autoOrient: true,
+    };
+  }
+
+  /** Anything that is not the image's fault (out of memory, a bad plan) propagates as it is. */
+  override async makeThumbnail(input: Buffer, plan: ThumbnailPlan): Promise<Thumbnail> {
+    requireInteger('plan.width', plan.width, 1, 0x3fff);
+    requireInteger('plan.height', plan.height, 1, 0x3fff);
+    // sniffImageType only routes here; libvips' allowlist decides what is decoded.
+    const format = sniffImageType(input)?.format;
+    if (format === 'heic') {
+      throw new InvalidImageError(
+        'HEIC images (HEVC-compressed HEIF) cannot be decoded by this service; convert to JPEG or AVIF first.',
+      );
+    }
+    try {
+      const colour = await this.colourHandling(input, format);
+      // Resizing straight after load lets libvips shrink JPEG and WebP while decoding them.
+      let pipeline = sharp(input, { ...this.inputOptions, ignoreIcc: colour.ignoreIcc })
+        .timeout({ seconds: this.timeoutSeconds })
+        .resize(plan.width, plan.height, { fit: FIT[plan.fit], position: 'centre', background: TRANSPARENT });
+      if (plan.fit === 'contain') pipeline = pipeline.ensureAlpha();
+      if (colour.p3ToSrgb) pipeline = pipeline.withIccProfile('srgb', { attach: false });
+      // sharp keeps no metadata unless told to: the PNG carries no EXIF, ICC or XMP.
+      const { data, info } = await pipeline.toColourspace('srgb').png().toBuffer({ resolveWithObject: true });
+      return { data, width: info.width, height: info.height };
+    } catch (error) {
+      throw classifyDecodeError(error);
+    }
+  }
+
+  /**
+   * Building the colour transform for an embedded profile costs libvips ~4.5 ms per image, most
+   * of a small thumbnail's time, and for an sRGB profile it converts sRGB to sRGB. Reading the
+   * profile from the container first (no decode) lets those images skip it; every other
+   * profile is still converted.
+   */
+  private async colourHandling(input: Buffer, format: ImageFormat | undefined): Promise<ColourHandling> {
+    const embedded = (format && readEmbeddedColourProfile(input, format)) || (await this.readProfileByDecoder(input));
+    if (!embedded.icc) return { ignoreIcc: false, p3ToSrgb: false };
+    if (isSrgbIccProfile(embedded.icc)) return { ignoreIcc: true, p3ToSrgb: false };
+    return { ignoreIcc: false, p3ToSrgb: embedded.rgb16 };
+  }
+
+  /** Formats whose container we do not parse (TIFF, AVIF): a header read, no pixel decoding. */
+  private async readProfileByDecoder(input: Buffer): Promise<EmbeddedColourProfile> {
+    const metadata = await sharp(input, this.inputOptions).metadata();
+    return { icc: metadata.icc ?? null, rgb16: metadata.space === 'rgb16' };
+  }
+}
+
+/**
+ * Turns what sharp/libvips threw into our outcome when the image is at fault, or returns the
+ * error untouched when it is not. The libvips text (file offsets, library names) goes to
+ * `cause` for logs; clients only ever see our message.
+ */
+export function classifyDecodeError(error: unknown): unknown {
+  if (error instanceof ImageRejectedError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  if (/out of memory/i.test(reason)) return error; // the machine, not the image
+  if (/exceeds pixel limit/i.test(reason)) {
+    return new ImageTooLargeError(undefined, { cause: error });
+  }
+  if (/^timeout: \d+% complete/i.test(reason)) {
+    return new ImageTimeoutError(undefined, { cause: error });
+  }
+  if (/exceeds channel limit/i.test(reason)) {
+    return new InvalidImageError('The image has more colour channels than this service handles.', { cause: error });
+  }
+  if (/compression format has not been built in|no decoding plugin/i.test(reason)) {
+    return new InvalidImageError('The image uses a compression (such as HEVC) this service cannot decode.', {
+      cause: error,
+    });
+  }
+  if (/unsupported image format|buffer is empty/i.test(reason)) {
+    return new InvalidImageError(
+      'The file is not a JPEG, PNG, WebP, GIF, AVIF or TIFF image this service can read.',
+      { cause: error },
+    );
+  }
+  return new InvalidImageError('The image is corrupt or truncated and cannot be decoded.', { cause: error });
+}
+
+function requireInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max} (got ${value})`);
+  }
+}
