@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { minimalPdf, png50, pngWithIccProfile400 } from '@thumbnail/testing';
+import { minimalPdf, png50, pngWithIccProfile400, truncated } from '@thumbnail/testing';
 import { call, form, submit, submitAndWait, UUID_V4, waitFor } from './support/client';
 import { TestService } from './support/service';
 
@@ -79,6 +79,14 @@ describe.each(['fs', 's3'] as const)('thumbnail flow over HTTP (STORAGE_DRIVER=%
       const image = Buffer.from(await (await fetch(`${api}/thumbnail/${job._id}/image`)).arrayBuffer());
       expect(pngSize(image)).toEqual({ width: 100, height: 100 });
     }
+  });
+
+  it('fails a truncated image once, with invalid_image and no retries', async () => {
+    const job = await submitAndWait(api, truncated(png400, 0.5));
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, thumbnailLink: null });
+    expect(job.error.code).toBe('invalid_image');
+    expect(job.error.message).not.toMatch(/vips|libpng|sharp/i);
+    expect((await call(`${api}/thumbnail/${job._id}/image`)).status).toBe(409);
   });
 
   it('refuses a PDF, renamed or not, with 415 and stores nothing', async () => {
@@ -169,6 +177,18 @@ describe.each(['fs', 's3'] as const)('thumbnail flow over HTTP (STORAGE_DRIVER=%
     expect(answer.status).toBe(404);
     expect(answer.json.error.code).toBe('not_found');
     expect(answer.text).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('logs request and job ids but never credentials, presigned URLs or image bytes', async () => {
+    const logs = service.logs();
+    const lines = logs.split('\n').filter((line) => line.startsWith('{'));
+    expect(lines.length).toBeGreaterThan(10);
+    const workerLine = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'Thumbnail complete');
+    expect(workerLine).toMatchObject({ jobId: expect.any(String), requestId: expect.any(String) });
+    expect(logs).not.toMatch(/X-Amz-Signature|X-Amz-Credential/);
+    expect(logs).not.toContain('S3RVER'); // the s3rver access key and secret
+    expect(logs).not.toContain('\u0089PNG');
+    expect(logs).not.toContain(png400.subarray(100, 140).toString('base64'));
   });
 
   it('serves health, readiness, metrics and the OpenAPI document', async () => {

@@ -1,0 +1,33 @@
+import { NotFoundException } from '@nestjs/common';
+import { errors } from './api-error';
+import { toErrorResponse } from './error-response';
+
+describe('toErrorResponse', () => {
+  it('shows our own errors as they are, with their headers', () => {
+    expect(toErrorResponse(errors.queueFull(), 'r1')).toEqual({
+      status: 429,
+      body: { error: { code: 'queue_full', message: 'Too many jobs are waiting; try again shortly.' } },
+      headers: { 'retry-after': '5' },
+      unexpected: false,
+    });
+    expect(toErrorResponse(errors.notComplete('processing'), 'r1').body.error).toMatchObject({
+      code: 'job_not_complete',
+      status: 'processing',
+    });
+  });
+
+  it('maps framework 4xx errors to a code without leaking their internals', () => {
+    const answer = toErrorResponse(new NotFoundException('Cannot GET /secret/path'), 'r1');
+    expect(answer.status).toBe(404);
+    expect(answer.body).toEqual({ error: { code: 'not_found', message: 'No such resource.' } });
+  });
+
+  it('hides unexpected errors behind a generic message that quotes the request id', () => {
+    const answer = toErrorResponse(new Error('ENOENT: /var/lib/secret at Object.<anonymous> (x.js:1:1)'), 'req-42');
+    expect(answer.status).toBe(500);
+    expect(answer.unexpected).toBe(true);
+    expect(answer.body.error.code).toBe('internal_error');
+    expect(answer.body.error.message).toContain('req-42');
+    expect(JSON.stringify(answer.body)).not.toContain('ENOENT');
+  });
+});
