@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
-import { ImageRejectedError, SharpImageProcessor } from '@thumbnail/imaging';
+import { ImageProcessor, ImageRejectedError } from '@thumbnail/imaging';
 import {
   JobStore,
   JobStoreUnavailableError,
@@ -44,7 +44,7 @@ export class ThumbnailMakerService {
     @Inject(APP_CONFIG) private readonly config: Env,
     private readonly jobStore: JobStore,
     private readonly storage: Storage,
-    private readonly imaging: SharpImageProcessor,
+    private readonly imaging: ImageProcessor,
     private readonly logger: PinoLogger,
     @InjectMetric(METRICS.jobsFinished) private readonly finished: Counter<string>,
     @InjectMetric(METRICS.jobWait) private readonly waitSeconds: Histogram<string>,

@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, ConfigModule, type Env } from '@thumbnail/config';
-import { SharpImageProcessor } from '@thumbnail/imaging';
+import { ImageProcessor, SharpImageProcessor } from '@thumbnail/imaging';
 import { createRedisConnection, THUMBNAIL_QUEUE } from '@thumbnail/jobs';
 import { MetricsModule } from '@thumbnail/metrics';
 import { HealthController, InfrastructureModule, pinoOptions } from '@thumbnail/runtime';
@@ -31,7 +31,7 @@ export class WorkerModule {
       controllers: [HealthController],
       providers: [
         {
-          provide: SharpImageProcessor,
+          provide: ImageProcessor,
           inject: [APP_CONFIG],
           useFactory: (c: Env) =>
             new SharpImageProcessor({
