@@ -5,6 +5,8 @@ import { LoggerModule } from 'nestjs-pino';
 import { ConfigModule, type Env } from '@thumbnail/config';
 import { createRedisConnection } from '@thumbnail/jobs';
 import { MetricsModule } from '@thumbnail/metrics';
+import { API_KEY_REGISTRY } from './auth/api-key.guard';
+import type { ApiKeyRegistry } from './auth/api-keys';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { HealthController, InfrastructureModule, pinoOptions, requestIdFor } from '@thumbnail/runtime';
 import { RootController } from './health/root.controller';
@@ -12,9 +14,11 @@ import { ThumbnailsModule } from './thumbnails/thumbnails.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: Env): DynamicModule {
+  static forRoot(config: Env, apiKeys: ApiKeyRegistry): DynamicModule {
     return {
       module: AppModule,
+      // Global so feature modules can inject the API key registry parsed in main.ts.
+      global: true,
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot({
@@ -39,7 +43,11 @@ export class AppModule {
         ThumbnailsModule,
       ],
       controllers: [RootController, HealthController],
-      providers: [{ provide: APP_FILTER, useClass: ApiExceptionFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        { provide: API_KEY_REGISTRY, useValue: apiKeys },
+      ],
+      exports: [API_KEY_REGISTRY],
     };
   }
 }

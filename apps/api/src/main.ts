@@ -5,10 +5,11 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import type { Counter, Histogram } from 'prom-client';
-import { loadConfigOrExit } from '@thumbnail/config';
+import { exitOnConfigError, loadConfigOrExit } from '@thumbnail/config';
 import { METRICS, metricToken } from '@thumbnail/metrics';
 import { APP_VERSION, onTerminate, requestIdFor } from '@thumbnail/runtime';
 import { AppModule } from './app.module';
+import { loadApiKeys } from './auth/api-keys';
 import { errors } from './errors/api-error';
 import { recordHttpMetrics } from './http-metrics';
 import { JobCompletionWaiter } from './thumbnails/job-completion-waiter.service';
@@ -18,6 +19,7 @@ const MULTIPART_SLACK_BYTES = 64 * 1024;
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
+  const apiKeys = exitOnConfigError(() => loadApiKeys(config));
   const adapter = new FastifyAdapter({
     trustProxy: true,
     genReqId: (req) => requestIdFor(req),
@@ -25,7 +27,7 @@ async function bootstrap(): Promise<void> {
     keepAliveTimeout: 72_000, // longer than common load balancers' idle timeout
     return503OnClosing: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, apiKeys), adapter, {
     bufferLogs: true,
   });
   const logger = app.get(Logger);

@@ -83,6 +83,15 @@ export const envSchema = z
     WORKER_STALLED_INTERVAL_MS: integer(30_000, 500, 3_600_000),
     RECONCILE_INTERVAL_MS: integer(60_000, 0, 86_400_000),
     SHUTDOWN_TIMEOUT_MS: integer(25_000, 0, 600_000),
+
+    // SHA-256 hex digests of the accepted API keys; keys themselves are never configured.
+    API_KEYS: z
+      .string()
+      .trim()
+      .default('')
+      .transform((v) => v.split(',').map((k) => k.trim().toLowerCase()).filter(Boolean))
+      .refine((keys) => keys.every((k) => /^[0-9a-f]{64}$/.test(k)), 'must be comma-separated SHA-256 hex digests (64 hex characters each)'),
+    API_KEYS_FILE: optionalText,
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER === 's3') {

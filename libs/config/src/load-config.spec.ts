@@ -32,6 +32,16 @@ describe('loadConfig', () => {
     expect(message).toMatch(/REDIS_URL must be a URL starting with redis:\/\//);
   });
 
+  it('accepts API key digests and refuses anything else', () => {
+    const digest = 'a'.repeat(64);
+    expect(loadConfig({ API_KEYS: ` ${digest.toUpperCase()}, ${digest.replace(/a$/, 'b')} ` }).API_KEYS).toEqual([
+      digest,
+      digest.replace(/a$/, 'b'),
+    ]);
+    expect(loadConfig({}).API_KEYS).toEqual([]);
+    expect(() => loadConfig({ API_KEYS: 'my-secret-key' })).toThrow(/API_KEYS must be comma-separated SHA-256 hex digests/);
+  });
+
   it('requires the settings a chosen driver needs', () => {
     expect(() => loadConfig({ STORAGE_DRIVER: 's3' })).toThrow(/S3_ACCESS_KEY_ID is required when STORAGE_DRIVER=s3/);
     expect(() => loadConfig({ JOB_STORE: 'mongo' })).toThrow(/MONGO_URL is required when JOB_STORE=mongo/);

@@ -29,8 +29,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Env {
  * trace, before anything connects anywhere.
  */
 export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): Env {
+  return exitOnConfigError(() => loadConfig(source));
+}
+
+/** Runs a start-up step that may throw ConfigError; on one, prints it as JSON and exits 78. */
+export function exitOnConfigError<T>(load: () => T): T {
   try {
-    return loadConfig(source);
+    return load();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(

@@ -1,7 +1,8 @@
-import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { JOB_STATUSES, THUMBNAIL_FITS } from '@thumbnail/jobs';
+import { ApiKeyGuard } from '../auth/api-key.guard';
 import { ownerOf } from '../auth/request-owner';
 import { errorExample, jobExample } from './openapi-examples';
 import type { JobView } from './job-view';
@@ -9,6 +10,8 @@ import { MAX_WAIT_SECONDS, parseWait, ThumbnailQueryService } from './thumbnail-
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
 
 @ApiTags('thumbnails')
+@ApiBearerAuth()
+@UseGuards(ApiKeyGuard)
 @Controller('thumbnail')
 export class ThumbnailsController {
   constructor(

@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { THUMBNAIL_QUEUE } from '@thumbnail/jobs';
+import { ApiKeyGuard } from '../auth/api-key.guard';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
 import { QueueAdmissionService } from './queue-admission.service';
 import { ThumbnailQueryService } from './thumbnail-query.service';
@@ -10,7 +11,13 @@ import { ThumbnailsController } from './thumbnails.controller';
 @Module({
   imports: [BullModule.registerQueue({ name: THUMBNAIL_QUEUE })],
   controllers: [ThumbnailsController],
-  providers: [ThumbnailSubmissionService, ThumbnailQueryService, QueueAdmissionService, JobCompletionWaiter],
+  providers: [
+    ApiKeyGuard,
+    ThumbnailSubmissionService,
+    ThumbnailQueryService,
+    QueueAdmissionService,
+    JobCompletionWaiter,
+  ],
   exports: [BullModule],
 })
 export class ThumbnailsModule {}
