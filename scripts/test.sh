@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# npm test: installs what the tests need, then lints, tests and builds every project.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+ensure_debian_package redis-server redis-server
+ensure_debian_package promtool prometheus
+ensure_node_modules
+
+exec npx nx run-many -t lint test build --outputStyle=stream "$@"
