@@ -37,7 +37,8 @@ if [ -z "${REDIS_URL:-}" ]; then
     exit 1
   fi
   mkdir -p "$DATA_DIR/redis"
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$DATA_DIR/redis" \
+  # setsid: Ctrl-C reaches only this script, which stops the apps first and Redis last.
+  setsid redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$DATA_DIR/redis" \
     --appendonly yes --appendfsync everysec --save "" --maxmemory-policy noeviction \
     --loglevel warning &
   redis_pid=$!
@@ -52,11 +53,16 @@ fi
 log "building api and worker"
 npx nx run-many -t build -p api worker --outputStyle=static >/dev/null
 
-node dist/apps/worker/main.js &
+setsid node dist/apps/worker/main.js &
 pids+=($!)
-node dist/apps/api/main.js &
+setsid node dist/apps/api/main.js &
 pids+=($!)
 
+for _ in $(seq 1 300); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  kill -0 "${pids[1]}" 2>/dev/null || break
+  sleep 0.1
+done
 log "Thumbnail Generator is up: http://localhost:$PORT  (API docs: http://localhost:$PORT/docs). Ctrl-C stops it."
 # Exit (and stop the rest) as soon as either app exits.
 wait -n "${pids[@]}"
