@@ -43,7 +43,12 @@ export class InfrastructureModule implements OnApplicationBootstrap, OnApplicati
         {
           provide: JobStore,
           inject: [APP_CONFIG, REDIS],
-          useFactory: (config: Env, redis: Redis) => createJobStore(config, redis),
+          useFactory: (config: Env, redis: Redis) => {
+            const logger = new Logger('Infrastructure');
+            return createJobStore(config, redis, {
+              onRetry: (reason, attempt) => logger.warn({ reason, attempt }, 'Job store not reachable yet; retrying'),
+            });
+          },
         },
       ],
       exports: [REDIS, Storage, JobStore],
