@@ -4,5 +4,5 @@ export * from './job-store';
 export * from './queue-contract';
 export * from './storage-keys';
 export { createRedisConnection, redisOptions, waitForRedis, type RedisRole } from './redis-connection';
-export { RedisJobStore, DuplicateJobError } from './redis-job-store';
+export { RedisJobStore } from './redis-job-store';
 export { createJobStore, type JobStoreSettings } from './create-job-store';

@@ -44,6 +44,13 @@ export class InvalidCursorError extends Error {
   }
 }
 
+export class DuplicateJobError extends Error {
+  constructor(id: string) {
+    super(`A job with id ${id} already exists`);
+    this.name = 'DuplicateJobError';
+  }
+}
+
 export class JobStoreUnavailableError extends Error {
   constructor(reason: string, options?: { cause?: unknown }) {
     super(`Job store unavailable: ${reason}`, options);

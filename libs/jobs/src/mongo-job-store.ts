@@ -1,7 +1,7 @@
 import mongoose, { type Connection, type Model, type QueryFilter, Schema } from 'mongoose';
 import { isFinished, isJobStatus, JOB_STATUSES, type JobStatus } from './job-status';
 import {
-  InvalidCursorError,
+  DuplicateJobError,
   type JobListQuery,
   type JobPage,
   JobStore,
@@ -9,9 +9,8 @@ import {
   type JobTransition,
   type TransitionResult,
 } from './job-store';
-// The port's "fails on a duplicate id" error; shared so callers see one class whichever store runs.
-import { DuplicateJobError } from './redis-job-store';
-import { type JobError, type NewThumbnailJob, THUMBNAIL_FITS, type ThumbnailFit, type ThumbnailJob } from './thumbnail-job';
+import { decodeCursor, encodeCursor } from './job-cursor';
+import { type JobError, type NewThumbnailJob, THUMBNAIL_FITS, type ThumbnailFit, type ThumbnailJob, waitingJob } from './thumbnail-job';
 
 /*
  * One document per job in `thumbnail_jobs`, `_id` = the job id. The compound indexes all end in
@@ -136,15 +135,7 @@ export class MongoJobStore extends JobStore {
   }
 
   async create(job: NewThumbnailJob): Promise<ThumbnailJob> {
-    const record: ThumbnailJob = {
-      ...job,
-      status: 'waiting',
-      thumbnailKey: null,
-      startedAt: null,
-      completedAt: null,
-      attempts: 0,
-      error: null,
-    };
+    const record = waitingJob(job);
     try {
       await this.run(() => this.model.insertOne(toDocument(record)));
     } catch (error) {
@@ -180,7 +171,7 @@ export class MongoJobStore extends JobStore {
     );
     const items = docs.slice(0, query.limit).map(fromDocument);
     const last = items[items.length - 1];
-    const nextCursor = docs.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null;
+    const nextCursor = docs.length > query.limit && last ? encodeCursor(last) : null;
     return { items, nextCursor };
   }
 
@@ -284,22 +275,6 @@ function isUnavailable(error: unknown): boolean {
 
 function isDuplicateKey(error: unknown): boolean {
   return error instanceof MongoServerError && error.code === 11000;
-}
-
-/*
- * The cursor is the same opaque value the Redis store hands out (base64url of
- * "<createdAt ms, 13 digits>:<id>"), so a client's cursor survives a switch of store.
- */
-const CURSOR = /^(\d{13}):([0-9a-f-]{36})$/;
-
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${String(createdAt.getTime()).padStart(13, '0')}:${id}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new InvalidCursorError();
-  return { createdAt: new Date(Number(match[1])), id: match[2] };
 }
 
 function toDocument(job: ThumbnailJob): JobDocument {

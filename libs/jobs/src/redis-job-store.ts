@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { isJobStatus, type JobStatus } from './job-status';
 import {
-  InvalidCursorError,
+  DuplicateJobError,
   type JobListQuery,
   type JobPage,
   JobStore,
@@ -9,7 +9,8 @@ import {
   type JobTransition,
   type TransitionResult,
 } from './job-store';
-import type { NewThumbnailJob, ThumbnailFit, ThumbnailJob } from './thumbnail-job';
+import { decodeCursor, encodeCursor, type ListPosition, positionKey } from './job-cursor';
+import { type NewThumbnailJob, type ThumbnailFit, type ThumbnailJob, waitingJob } from './thumbnail-job';
 
 /*
  * Layout (prefix `tg:`):
@@ -85,13 +86,6 @@ type RedisWithScripts = Redis & {
   tgDeleteJob(key: string, prefix: string): Promise<number>;
 };
 
-export class DuplicateJobError extends Error {
-  constructor(id: string) {
-    super(`A job with id ${id} already exists`);
-    this.name = 'DuplicateJobError';
-  }
-}
-
 /** Job records in the Redis that BullMQ already needs: the embedded default. */
 export class RedisJobStore extends JobStore {
   private readonly redis: RedisWithScripts;
@@ -105,20 +99,12 @@ export class RedisJobStore extends JobStore {
   }
 
   async create(job: NewThumbnailJob): Promise<ThumbnailJob> {
-    const record: ThumbnailJob = {
-      ...job,
-      status: 'waiting',
-      thumbnailKey: null,
-      startedAt: null,
-      completedAt: null,
-      attempts: 0,
-      error: null,
-    };
+    const record = waitingJob(job);
     const created = await this.run(() =>
       this.redis.tgCreateJob(
         jobKey(job.id),
         PREFIX,
-        indexMember(job.createdAt, job.id),
+        positionKey(job.createdAt, job.id),
         job.owner ?? '',
         ...toFields(record),
       ),
@@ -133,7 +119,7 @@ export class RedisJobStore extends JobStore {
   }
 
   async list(query: JobListQuery): Promise<JobPage> {
-    const max = query.cursor === undefined ? '+' : `(${decodeCursor(query.cursor)}`;
+    const max = query.cursor === undefined ? '+' : `(${positionKeyOf(decodeCursor(query.cursor))}`;
     const members = await this.run(() =>
       this.redis.zrevrangebylex(indexKey(query), max, '-', 'LIMIT', 0, query.limit + 1),
     );
@@ -149,7 +135,9 @@ export class RedisJobStore extends JobStore {
       // A record deleted between the two reads leaves an empty hash: skip it.
       .filter((fields) => Object.keys(fields).length > 0)
       .map(fromFields);
-    const nextCursor = members.length > query.limit ? encodeCursor(page[page.length - 1]) : null;
+    const last = page[page.length - 1];
+    const nextCursor =
+      members.length > query.limit ? encodeCursor({ createdAt: new Date(Number(last.slice(0, 13))), id: last.slice(14) }) : null;
     return { items, nextCursor };
   }
 
@@ -218,20 +206,8 @@ function indexKey(query: JobListQuery): string {
   return `${PREFIX}idx:all`;
 }
 
-function indexMember(createdAt: Date, id: string): string {
-  return `${String(createdAt.getTime()).padStart(13, '0')}:${id}`;
-}
-
-const MEMBER = /^\d{13}:[0-9a-f-]{36}$/;
-
-function encodeCursor(member: string): string {
-  return Buffer.from(member, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const member = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!MEMBER.test(member)) throw new InvalidCursorError();
-  return member;
+function positionKeyOf(position: ListPosition): string {
+  return positionKey(position.createdAt, position.id);
 }
 
 function toFields(job: ThumbnailJob): string[] {

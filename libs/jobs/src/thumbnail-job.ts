@@ -41,3 +41,8 @@ export type NewThumbnailJob = Omit<
   ThumbnailJob,
   'status' | 'thumbnailKey' | 'startedAt' | 'completedAt' | 'attempts' | 'error'
 >;
+
+/** The record of a job just submitted. */
+export function waitingJob(job: NewThumbnailJob): ThumbnailJob {
+  return { ...job, status: 'waiting', thumbnailKey: null, startedAt: null, completedAt: null, attempts: 0, error: null };
+}
