@@ -156,7 +156,10 @@ describe.each(['fs', 's3'] as const)('thumbnail flow over HTTP (STORAGE_DRIVER=%
 
     const complete = await call(`${api}/thumbnail?status=complete&limit=500`);
     expect(complete.json.data.every((j: { status: string }) => j.status === 'complete')).toBe(true);
-    expect((await call(`${api}/thumbnail?status=failed`)).json.data).toEqual([]);
+    const failed = (await call(`${api}/thumbnail?status=failed`)).json.data;
+    expect(failed.map((j: { status: string; error: { code: string } }) => [j.status, j.error.code])).toEqual([
+      ['failed', 'invalid_image'], // the truncated PNG above
+    ]);
     expect((await call(`${api}/thumbnail?limit=0`)).status).toBe(400);
     expect((await call(`${api}/thumbnail?limit=501`)).status).toBe(400);
     expect((await call(`${api}/thumbnail?cursor=bogus`)).json.error.code).toBe('invalid_parameter');

@@ -46,9 +46,17 @@ async function bootstrap(): Promise<void> {
     }
   });
   fastify.addHook('onSend', async (request, reply) => {
-    // An upload refused part-way leaves unread bytes on the socket: close it rather than let
-    // the client reuse a connection the server is no longer reading.
-    if (request.method === 'POST' && reply.statusCode >= 400) void reply.header('connection', 'close');
+    if (request.method !== 'POST' || reply.statusCode < 400 || request.raw.complete) return;
+    // An upload refused part-way leaves unread bytes. A bounded remainder is drained so the
+    // client, still writing, reads our answer on a healthy connection; an unbounded or oversized
+    // one is not read at all and the connection is closed after the answer.
+    const declared = Number(request.headers['content-length']);
+    if (reply.statusCode !== 413 && declared <= config.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES) {
+      request.raw.unpipe();
+      request.raw.resume();
+    } else {
+      void reply.header('connection', 'close');
+    }
   });
   recordHttpMetrics(fastify, {
     duration: app.get<Histogram<string>>(metricToken(METRICS.httpRequestDuration)),

@@ -23,7 +23,7 @@ export class ApiKeyGuard implements CanActivate {
         401,
         'unauthorized',
         'Send a valid API key as "Authorization: Bearer <key>".',
-        { 'www-authenticate': 'Bearer', connection: 'close' },
+        { 'www-authenticate': 'Bearer' },
       );
     }
     request.apiKeyId = owner;

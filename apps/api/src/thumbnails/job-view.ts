@@ -51,7 +51,8 @@ export function toJobView(job: ThumbnailJob, thumbnailLink: string | null): JobV
  */
 export function cleanFilename(raw: string | undefined): string {
   const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const printable = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  // Control characters (C0 and C1: terminal escapes) and bidi controls (U+202E makes
+  // "x\u202egnp.exe" display as "xexe.png") never survive.
+  const printable = base.replace(/[\p{Cc}\p{Bidi_Control}\u2028\u2029]/gu, '').trim();
   return Array.from(printable).slice(0, 255).join('') || 'upload';
 }
