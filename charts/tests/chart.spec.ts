@@ -1,0 +1,632 @@
+/**
+ * The Helm chart, the images and the CI workflow, checked from their files. Everything here runs
+ * without a cluster; where `helm` (and `kubeconform`) are on PATH, as in the GitHub workflow's
+ * chart job, the chart is also linted, rendered for every ci/*-values.yaml and validated.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Ajv, { type ErrorObject } from 'ajv';
+import { isMap as isYamlMap, parse, parseDocument, type Node as YamlNode } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  chartDir,
+  coalescedValues,
+  isMap,
+  listFiles,
+  readText,
+  readYaml,
+  repoRoot,
+  setValues,
+  subchartNames,
+  subchartsDir,
+  type Values,
+} from './chart-files';
+import { scanTemplate } from './chart-go-template';
+import { findManifest, hasHelm, hasKubeconform, helmTemplate, podSpecs, run, type Manifest } from './chart-helm';
+
+const packageVersion = (JSON.parse(readText(join(repoRoot, 'package.json'))) as { version: string }).version;
+const ciValuesFiles = listFiles(join(chartDir, 'ci'))
+  .filter((file) => file.endsWith('-values.yaml'))
+  .sort();
+const rulesPath = join(chartDir, 'files/prometheus-rules.yaml');
+const dashboardPath = join(chartDir, 'files/grafana-dashboard.json');
+const APP_JOBS = ['thumbnail-generator-api', 'thumbnail-generator-worker'];
+
+for (const path of [rulesPath, dashboardPath]) {
+  if (!existsSync(path)) console.info(`chart.spec: ${path} is not there yet (written separately), so its checks are skipped.`);
+}
+if (!hasHelm) {
+  console.info('chart.spec: helm is not on PATH, so helm lint/template/kubeconform checks are skipped (the chart CI job runs them).');
+} else if (!hasKubeconform) {
+  console.info('chart.spec: kubeconform is not on PATH, so rendered manifests are not validated against Kubernetes schemas.');
+}
+
+interface ChartYaml {
+  apiVersion: string;
+  name: string;
+  version: string;
+  appVersion?: string;
+  dependencies?: { name: string; version: string; repository: string; condition?: string }[];
+}
+
+describe('umbrella Chart.yaml', () => {
+  const chart = readYaml<ChartYaml>(join(chartDir, 'Chart.yaml'));
+
+  it('is a v2 chart whose version and appVersion are package.json’s version', () => {
+    expect(chart.apiVersion).toBe('v2');
+    expect(chart.name).toBe('thumbnail-generator');
+    expect(chart.version).toBe(packageVersion);
+    expect(chart.appVersion).toBe(packageVersion);
+  });
+
+  it('declares exactly the subchart folders as file:// dependencies, each switchable by <name>.enabled', () => {
+    const dependencies = chart.dependencies ?? [];
+    expect(dependencies.map((d) => d.name).sort()).toEqual(subchartNames());
+    expect(subchartNames()).toEqual(['api', 'minio', 'mongodb', 'redis', 'worker']);
+    for (const dependency of dependencies) {
+      const sub = readYaml<ChartYaml>(join(subchartsDir, dependency.name, 'Chart.yaml'));
+      expect(dependency.repository, dependency.name).toBe(`file://charts/${dependency.name}`);
+      expect(dependency.condition, dependency.name).toBe(`${dependency.name}.enabled`);
+      expect(dependency.version, `${dependency.name}: dependency version = subchart version`).toBe(sub.version);
+    }
+  });
+});
+
+describe.each(subchartNames())('subchart %s', (name) => {
+  const dir = join(subchartsDir, name);
+
+  it('has a Chart.yaml with its name and a version, values.yaml with enabled: true, and templates', () => {
+    const chart = readYaml<ChartYaml>(join(dir, 'Chart.yaml'));
+    expect(chart.apiVersion).toBe('v2');
+    expect(chart.name).toBe(name);
+    expect(chart.version).toMatch(/^\d+\.\d+\.\d+/);
+    const values = readYaml(join(dir, 'values.yaml'));
+    expect(isMap(values) && values.enabled).toBe(true);
+    const templates = listFiles(join(dir, 'templates')).filter((file) => !file.startsWith('_'));
+    expect(templates.length).toBeGreaterThan(0);
+  });
+});
+
+it('the api and worker subcharts carry the application’s version', () => {
+  for (const name of ['api', 'worker']) {
+    expect(readYaml<ChartYaml>(join(subchartsDir, name, 'Chart.yaml')).appVersion, name).toBe(packageVersion);
+  }
+});
+
+describe('values files', () => {
+  const files = ['values.yaml', ...subchartNames().map((name) => `charts/${name}/values.yaml`)];
+
+  it.each(files)('%s documents every key (a comment above it or above its block)', (file) => {
+    expect(undocumentedKeys(readText(join(chartDir, file)))).toEqual([]);
+  });
+
+  it('would notice an undocumented key', () => {
+    expect(undocumentedKeys('# Documented.\na: 1\nb:\n  # Documented.\n  c: 2\n  d: 3\n')).toEqual(['b.d']);
+  });
+});
+
+describe('values.schema.json', () => {
+  const schema = JSON.parse(readText(join(chartDir, 'values.schema.json'))) as Values;
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  const validate = ajv.compile(schema);
+  const problems = (values: Values) => (validate(values) ? '' : describeErrors(validate.errors ?? []));
+
+  it('is draft-07', () => {
+    expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
+  });
+
+  it('accepts the defaults (umbrella and subchart values.yaml, coalesced as Helm does)', () => {
+    expect(problems(coalescedValues())).toBe('');
+  });
+
+  it.each(ciValuesFiles)('accepts ci/%s merged over the defaults', (file) => {
+    expect(problems(coalescedValues(readYaml(join(chartDir, 'ci', file))))).toBe('');
+  });
+
+  it.each([
+    ['Redis disabled with an external URL', { 'redis.enabled': false, 'externalRedis.url': 'redis://:pw@redis.example.com:6379/0' }],
+    ['Redis disabled with an existing Secret', { 'redis.enabled': false, 'externalRedis.existingSecret': 'redis-url' }],
+    ['MongoDB disabled when job records are in Redis', { 'mongodb.enabled': false, jobStore: 'redis' }],
+    ['MongoDB disabled with an external URL', { 'mongodb.enabled': false, 'externalMongodb.url': 'mongodb+srv://u:p@cluster.example.com/thumbnails' }],
+    [
+      'MinIO disabled with external S3 and keys',
+      { 'minio.enabled': false, 'externalS3.endpoint': 'https://s3.example.com', 'externalS3.accessKeyId': 'id', 'externalS3.secretAccessKey': 'key', 'externalS3.sse': 'aws:kms' },
+    ],
+    ['files on a shared claim', { 'storage.driver': 'fs', 'storage.fs.existingClaim': 'thumbnails-files', 'minio.enabled': false }],
+    ['a NodePort API on a fixed port', { 'api.service.type': 'NodePort', 'api.service.nodePort': 30080 }],
+    ['numbers in the shared env', { 'global.env': { THUMBNAIL_SIZE: 128, JOB_ATTEMPTS: '5', LIMIT_INPUT_PIXELS: 40000000 } }],
+  ] as const)('accepts %s', (_, assignments) => {
+    expect(problems(coalescedValues(setValues(assignments)))).toBe('');
+  });
+
+  it.each([
+    ['service.type Foo', { 'api.service.type': 'Foo' }, '/api/service/type must be equal to one of the allowed values: ClusterIP, NodePort, LoadBalancer'],
+    ['replicaCount -1', { 'api.replicaCount': -1 }, '/api/replicaCount must be >= 0'],
+    ['replicaCount "two"', { 'worker.replicaCount': 'two' }, '/worker/replicaCount must be integer'],
+    ['an unknown storage driver', { 'storage.driver': 'ftp' }, '/storage/driver must be equal to one of the allowed values: s3, fs'],
+    ['an unknown job store', { jobStore: 'postgres' }, '/jobStore must be equal to one of the allowed values: mongo, redis'],
+    ['a pull policy typo', { 'global.image.pullPolicy': 'Sometimes' }, '/global/image/pullPolicy must be equal to one of the allowed values: Always, IfNotPresent, Never'],
+    ['Redis disabled with no external Redis', { 'redis.enabled': false }, '/externalRedis/url must NOT have fewer than 1 characters'],
+    ['MongoDB disabled with no external MongoDB', { 'mongodb.enabled': false }, '/externalMongodb/url must NOT have fewer than 1 characters'],
+    ['MinIO disabled with no external S3', { 'minio.enabled': false }, '/externalS3/endpoint must NOT have fewer than 1 characters'],
+    ['external S3 without credentials', { 'minio.enabled': false, 'externalS3.endpoint': 'https://s3.example.com' }, '/externalS3/accessKeyId must NOT have fewer than 1 characters'],
+    ['the fs driver without a claim', { 'storage.driver': 'fs' }, '/storage/fs/existingClaim must NOT have fewer than 1 characters'],
+    ['an http:// Redis URL', { 'redis.enabled': false, 'externalRedis.url': 'http://redis:6379' }, '/externalRedis/url must match pattern'],
+    ['an S3 SSE typo', { 'externalS3.sse': 'AES-256' }, '/externalS3/sse must be equal to one of the allowed values: , AES256, aws:kms'],
+    ['a Redis password that would break REDIS_URL', { 'redis.auth.password': 'p@ss/word' }, '/redis/auth/password must match pattern'],
+    ['a misspelt top-level key', { monitorng: { serviceMonitor: { enabled: true } } }, 'must NOT have additional properties (monitorng)'],
+    ['a misspelt nested key', { 'api.servce': { type: 'NodePort' } }, '/api must NOT have additional properties (servce)'],
+    ['a node port out of range', { 'api.service.nodePort': 80 }, '/api/service/nodePort must be >= 30000'],
+    ['a shutdown timeout as text', { 'config.shutdownTimeoutMs': '25s' }, '/config/shutdownTimeoutMs must be integer'],
+  ] as const)('rejects %s with a message naming the value', (_, assignments, message) => {
+    expect(problems(coalescedValues(setValues(assignments)))).toContain(message);
+  });
+});
+
+describe('templates', () => {
+  const charts = [
+    { name: 'thumbnail-generator', dir: chartDir },
+    ...subchartNames().map((name) => ({ name, dir: join(subchartsDir, name) })),
+  ];
+  const files = charts.flatMap(({ name, dir }) =>
+    listFiles(join(dir, 'templates')).map((file) => ({ chart: name, dir, file, path: join(dir, 'templates', file) })),
+  );
+  const scans = new Map(files.map((f) => [f.path, scanTemplate(readText(f.path))]));
+  const defined = new Set([...scans.values()].flatMap((scan) => scan.defines));
+
+  it.each(files.map((f) => [`${f.chart}/templates/${f.file}`, f.path] as const))('%s has balanced actions and blocks', (_, path) => {
+    expect(scans.get(path)?.problems).toEqual([]);
+  });
+
+  it('use only named templates that are defined, and include only template files that exist', () => {
+    const missing: string[] = [];
+    for (const f of files) {
+      const scan = scans.get(f.path);
+      for (const name of scan?.uses ?? []) if (!defined.has(name)) missing.push(`${f.chart}/${f.file}: ${name}`);
+      for (const file of scan?.fileIncludes ?? []) {
+        if (!existsSync(join(f.dir, 'templates', file))) missing.push(`${f.chart}/${f.file}: templates/${file}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('define every named template once', () => {
+    const all = [...scans.values()].flatMap((scan) => scan.defines);
+    expect(all.filter((name, i) => all.indexOf(name) !== i)).toEqual([]);
+  });
+
+  it('would notice unbalanced templates', () => {
+    expect(scanTemplate('{{ if .a }}x').problems).toEqual(['line 1: if never ended']);
+    expect(scanTemplate('{{ .a }\n').problems).toEqual(['line 1: "{{" never closed']);
+    expect(scanTemplate('{"a":{"b":1}}\n{{ end }}').problems).toEqual(['line 2: end without an open block']);
+    expect(scanTemplate('{{ else }}').problems).toEqual(['line 1: else outside if/range/with']);
+    expect(scanTemplate('{{- /* "odd quote */ -}}{{ with .x }}{{ else }}{{ end }}').problems).toEqual([]);
+  });
+
+  it('include NOTES.txt, a helm test hook and the three ci value files', () => {
+    expect(existsSync(join(chartDir, 'templates/NOTES.txt'))).toBe(true);
+    const hook = readText(join(chartDir, 'templates/tests/test-thumbnail.yaml'));
+    expect(hook).toContain('helm.sh/hook: test');
+    expect(ciValuesFiles).toEqual(['default-values.yaml', 'external-services-values.yaml', 'monitoring-values.yaml']);
+  });
+});
+
+describe('monitoring files', () => {
+  const ruleTemplate = readText(join(chartDir, 'templates/monitoring/prometheus-rule.yaml'));
+  const monitorTemplate = readText(join(chartDir, 'templates/monitoring/servicemonitors.yaml'));
+  const dashboardTemplate = readText(join(chartDir, 'templates/monitoring/grafana-dashboard.yaml'));
+
+  it('the PrometheusRule embeds files/prometheus-rules.yaml unchanged', () => {
+    expect(ruleTemplate).toContain('.Files.Get "files/prometheus-rules.yaml" | fromYaml | toYaml');
+  });
+
+  it('the dashboard ConfigMap embeds files/grafana-dashboard.json under a configurable sidecar label', () => {
+    expect(dashboardTemplate).toContain('.Files.Get "files/grafana-dashboard.json"');
+    expect(dashboardTemplate).toContain('{{ $d.labelName }}: {{ $d.labelValue | quote }}');
+  });
+
+  it('the ServiceMonitors set the job label to thumbnail-generator-<component>', () => {
+    expect(monitorTemplate).toMatch(/targetLabel: job\s+replacement: thumbnail-generator-\{\{ \$component \}\}/);
+    expect(monitorTemplate).toContain('range $component := list "api" "worker"');
+  });
+
+  it.runIf(existsSync(rulesPath))('the rules file parses and its alerts select only the jobs the ServiceMonitors set', () => {
+    const rules = readYaml<{ groups: { name: string; rules: { alert?: string; expr: string }[] }[] }>(rulesPath);
+    expect(rules.groups.length).toBeGreaterThan(0);
+    const jobs = new Set<string>();
+    for (const group of rules.groups) {
+      for (const rule of group.rules) {
+        expect(rule.expr, `${group.name}/${rule.alert}`).toBeTruthy();
+        for (const match of rule.expr.matchAll(/job="([^"]+)"/g)) jobs.add(match[1]);
+      }
+    }
+    expect([...jobs].sort()).toEqual(APP_JOBS);
+  });
+
+  it.runIf(existsSync(dashboardPath))('the dashboard parses as JSON with panels', () => {
+    const dashboard = JSON.parse(readText(dashboardPath)) as { title: string; panels: unknown[] };
+    expect(dashboard.title).toBeTruthy();
+    expect(dashboard.panels.length).toBeGreaterThan(0);
+  });
+
+});
+
+describe('helm test hook script', () => {
+  const script = hookScript();
+  const png = Buffer.from(/Buffer\.from\(\s*'([A-Za-z0-9+/=]+)'/.exec(script)?.[1] ?? '', 'base64');
+  let stub: { server: Server; url: string; outcome: 'complete' | 'failed' | 'refused'; polls: number };
+
+  beforeAll(async () => {
+    const server = createServer((request, response) => void answer(request, response));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    stub = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, outcome: 'complete', polls: 0 };
+
+    // Answers like the API: 202 with links, `?wait=` holding until done, the PNG at links.image.
+    async function answer(request: IncomingMessage, response: ServerResponse) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      const json = (status: number, payload: unknown) => {
+        response.writeHead(status, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(payload));
+      };
+      const id = '6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77';
+      if (request.method === 'POST' && request.url === '/thumbnail') {
+        const isMultipartPng = String(request.headers['content-type']).startsWith('multipart/form-data') && body.includes(png);
+        if (stub.outcome === 'refused' || !isMultipartPng) return json(503, { error: { code: 'service_unavailable' } });
+        return json(202, { data: { job_id: id, status: 'waiting', links: { self: `/thumbnail/${id}`, image: `/thumbnail/${id}/image` } } });
+      }
+      if (request.method === 'GET' && request.url === `/thumbnail/${id}?wait=30`) {
+        stub.polls++;
+        const status = stub.polls < 2 ? 'processing' : stub.outcome;
+        return json(200, { data: { _id: id, status, ...(status === 'failed' ? { error: { code: 'invalid_image', message: 'no' } } : {}) } });
+      }
+      if (request.method === 'GET' && request.url === `/thumbnail/${id}/image`) {
+        response.writeHead(200, { 'content-type': 'image/png' });
+        return response.end(png);
+      }
+      json(404, { error: { code: 'not_found' } });
+    }
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => stub.server.close(resolve));
+  });
+
+  const runHook = async () => {
+    stub.polls = 0;
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
+        env: { API_URL: stub.url, TIMEOUT_SECONDS: '10' },
+        timeout: 30_000,
+      });
+      return { code: 0, output: stdout };
+    } catch (error) {
+      const failure = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: failure.code ?? -1, output: `${failure.stdout ?? ''}${failure.stderr ?? ''}` };
+    }
+  };
+
+  it('inlines a valid 16x16 PNG', () => {
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
+    expect(png.subarray(12, 16).toString('latin1')).toBe('IHDR');
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([16, 16]);
+  });
+
+  it('passes when the job completes and the thumbnail is served', async () => {
+    stub.outcome = 'complete';
+    const result = await runHook();
+    expect(result.output).toContain('thumbnail ok');
+    expect(result.code).toBe(0);
+  });
+
+  it('fails, saying why, when the job fails', async () => {
+    stub.outcome = 'failed';
+    const result = await runHook();
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('job failed');
+  });
+
+  it('fails when the upload is refused', async () => {
+    stub.outcome = 'refused';
+    const result = await runHook();
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('upload refused');
+  });
+});
+
+describe.runIf(hasHelm)('helm lint and template', () => {
+  const renders = new Map<string, Manifest[]>();
+  const render = (file: string) => {
+    if (!renders.has(file)) renders.set(file, helmTemplate({ valuesFiles: [join(chartDir, 'ci', file)] }).manifests);
+    return renders.get(file) as Manifest[];
+  };
+
+  it('lints the chart with its defaults', () => {
+    const result = run('helm', ['lint', '--strict', chartDir]);
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+  });
+
+  it.each(ciValuesFiles)('lints and renders with ci/%s', (file) => {
+    const lint = run('helm', ['lint', '--strict', chartDir, '--values', join(chartDir, 'ci', file)]);
+    expect(lint.status, lint.stdout + lint.stderr).toBe(0);
+    expect(render(file).length).toBeGreaterThan(0);
+  });
+
+  it.runIf(hasKubeconform).each(ciValuesFiles)('ci/%s renders manifests kubeconform accepts', (file) => {
+    const { text } = helmTemplate({ valuesFiles: [join(chartDir, 'ci', file)] });
+    const result = run('kubeconform', ['-strict', '-summary', '-ignore-missing-schemas', '-kubernetes-version', '1.30.0', '-'], text);
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+  });
+
+  it.each(ciValuesFiles)('ci/%s: every pod is hardened and has resources', (file) => {
+    const problems: string[] = [];
+    for (const { source, spec } of podSpecs(render(file))) {
+      const pod = (spec.securityContext ?? {}) as Values;
+      if (pod.runAsNonRoot !== true) problems.push(`${source}: pod runAsNonRoot`);
+      if (spec.automountServiceAccountToken !== false) problems.push(`${source}: automountServiceAccountToken`);
+      for (const container of spec.containers as Values[]) {
+        const sc = (container.securityContext ?? {}) as Values;
+        const where = `${source}/${String(container.name)}`;
+        if (sc.allowPrivilegeEscalation !== false) problems.push(`${where}: allowPrivilegeEscalation`);
+        if (sc.readOnlyRootFilesystem !== true) problems.push(`${where}: readOnlyRootFilesystem`);
+        if (!((sc.capabilities as { drop?: string[] } | undefined)?.drop ?? []).includes('ALL')) problems.push(`${where}: capabilities.drop ALL`);
+        const seccomp = ((sc.seccompProfile ?? pod.seccompProfile) as { type?: string } | undefined)?.type;
+        if (seccomp !== 'RuntimeDefault') problems.push(`${where}: seccompProfile`);
+        const resources = (container.resources ?? {}) as { requests?: Values; limits?: Values };
+        for (const kind of ['requests', 'limits'] as const) {
+          for (const resource of ['cpu', 'memory']) if (!resources[kind]?.[resource]) problems.push(`${where}: ${kind}.${resource}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it.each(ciValuesFiles)('ci/%s: app pods run as uid 10001 and objects carry the standard labels', (file) => {
+    const manifests = render(file);
+    for (const m of manifests) {
+      const labels = m.metadata.labels ?? {};
+      for (const label of ['name', 'instance', 'component', 'version', 'managed-by']) {
+        expect(labels[`app.kubernetes.io/${label}`], `${m.kind}/${m.metadata.name} app.kubernetes.io/${label}`).toBeTruthy();
+      }
+    }
+    for (const component of ['api', 'worker']) {
+      const deployment = findManifest(manifests, 'Deployment', `-${component}`);
+      const template = (deployment.spec as { template: { metadata: { labels: Record<string, string> }; spec: Values } }).template;
+      expect(template.metadata.labels['app.kubernetes.io/component']).toBe(component);
+      expect(template.metadata.labels['app.kubernetes.io/instance']).toBe('thumbnail-generator');
+      expect((template.spec.securityContext as Values).runAsUser).toBe(10001);
+    }
+  });
+
+  it.each(ciValuesFiles)('ci/%s: the apps have startup, liveness (/health) and readiness (/health/ready) probes and drain in time', (file) => {
+    const manifests = render(file);
+    const config = findManifest(manifests, 'ConfigMap', '-app').data as Record<string, string>;
+    for (const component of ['api', 'worker']) {
+      const spec = (findManifest(manifests, 'Deployment', `-${component}`).spec as { template: { spec: Values } }).template.spec;
+      const container = (spec.containers as Values[])[0];
+      const path = (probe: string) => ((container[probe] as Values).httpGet as { path: string }).path;
+      expect([path('startupProbe'), path('livenessProbe'), path('readinessProbe')]).toEqual(['/health', '/health', '/health/ready']);
+      expect(Number(spec.terminationGracePeriodSeconds) * 1000).toBeGreaterThan(Number(config.SHUTDOWN_TIMEOUT_MS));
+      expect(findManifest(manifests, 'PodDisruptionBudget', `-${component}`)).toBeTruthy();
+    }
+  });
+
+  it('defaults: S3 on the bundled MinIO, job records in the bundled MongoDB, the queue in the bundled Redis', () => {
+    const manifests = render('default-values.yaml');
+    const config = findManifest(manifests, 'ConfigMap', '-app').data as Record<string, string>;
+    expect(config).toMatchObject({
+      STORAGE_DRIVER: 's3',
+      JOB_STORE: 'mongo',
+      S3_ENDPOINT: 'http://thumbnail-generator-minio:9000',
+      S3_CREATE_BUCKET: 'true',
+      S3_FORCE_PATH_STYLE: 'true',
+    });
+    const env = appEnv(findManifest(manifests, 'Deployment', '-worker'));
+    expect(env.REDIS_URL.value).toBe('redis://:$(REDIS_PASSWORD)@thumbnail-generator-redis:6379/0');
+    expect(env.MONGO_URL.value).toBe('mongodb://thumbnails:$(MONGO_PASSWORD)@thumbnail-generator-mongodb:27017/thumbnails?authSource=thumbnails');
+    expect(env.S3_SECRET_ACCESS_KEY.valueFrom).toEqual({ secretKeyRef: { name: 'thumbnail-generator-minio', key: 'root-password' } });
+
+    const images = podSpecs(manifests).flatMap(({ spec }) => (spec.containers as { image: string }[]).map((c) => c.image));
+    expect(images).toEqual(
+      expect.arrayContaining([
+        `thumbnail-generator-api:${packageVersion}`,
+        `thumbnail-generator-worker:${packageVersion}`,
+        'docker.io/library/redis:7.2',
+        'docker.io/library/mongo:7',
+        expect.stringMatching(/^docker\.io\/minio\/minio:RELEASE\./),
+      ]),
+    );
+    const redisConf = (findManifest(manifests, 'ConfigMap', '-redis').data as Record<string, string>)['redis.conf'];
+    expect(redisConf).toMatch(/^appendonly yes$/m);
+    expect(redisConf).toMatch(/^maxmemory-policy noeviction$/m);
+    for (const name of ['-redis', '-mongodb', '-minio']) {
+      const statefulSet = findManifest(manifests, 'StatefulSet', name).spec as { volumeClaimTemplates?: unknown[] };
+      expect(statefulSet.volumeClaimTemplates, name).toHaveLength(1);
+      expect(findManifest(manifests, 'Secret', name).metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    }
+    expect(findManifest(manifests, 'Pod', '-test').metadata.annotations?.['helm.sh/hook']).toBe('test');
+  });
+
+  it('external services: nothing bundled, URLs and keys from Secrets, NetworkPolicies, autoscaling and an Ingress', () => {
+    const manifests = render('external-services-values.yaml');
+    expect(manifests.filter((m) => m.kind === 'StatefulSet')).toEqual([]);
+    const env = appEnv(findManifest(manifests, 'Deployment', '-api'));
+    expect(env.REDIS_URL.valueFrom).toEqual({ secretKeyRef: { name: 'thumbnail-redis', key: 'url' } });
+    expect(env.MONGO_URL.valueFrom).toEqual({ secretKeyRef: { name: 'thumbnail-generator-external', key: 'MONGO_URL' } });
+    expect(env.S3_ACCESS_KEY_ID.valueFrom).toEqual({ secretKeyRef: { name: 'thumbnail-s3', key: 'access-key-id' } });
+    expect(env.API_KEYS_FILE.value).toBe('/etc/thumbnail-generator/api-keys/api-keys');
+    const config = findManifest(manifests, 'ConfigMap', '-app').data as Record<string, string>;
+    expect(config).toMatchObject({ S3_SSE: 'AES256', S3_PUBLIC_ENDPOINT: 'https://s3.example.com', THUMBNAIL_SIZE: '128' });
+    expect(manifests.filter((m) => m.kind === 'NetworkPolicy').map((m) => m.metadata.name).sort()).toEqual([
+      'thumbnail-generator-api',
+      'thumbnail-generator-worker',
+    ]);
+    expect(manifests.filter((m) => m.kind === 'HorizontalPodAutoscaler')).toHaveLength(2);
+    expect((findManifest(manifests, 'Deployment', '-api').spec as Values).replicas).toBeUndefined();
+    expect(findManifest(manifests, 'Ingress', '-api')).toBeTruthy();
+  });
+
+  it('monitoring: ServiceMonitors with the alert rules’ job names, the rules file as shipped, the dashboard for the sidecar', () => {
+    const manifests = render('monitoring-values.yaml');
+    for (const component of ['api', 'worker']) {
+      const monitor = findManifest(manifests, 'ServiceMonitor', `-${component}`);
+      expect(monitor.metadata.labels?.release).toBe('monitoring');
+      const endpoint = (monitor.spec as { endpoints: { port: string; relabelings: Values[] }[] }).endpoints[0];
+      expect(endpoint.port).toBe('http');
+      expect(endpoint.relabelings).toContainEqual(expect.objectContaining({ targetLabel: 'job', replacement: `thumbnail-generator-${component}` }));
+    }
+    const rule = findManifest(manifests, 'PrometheusRule', 'thumbnail-generator');
+    expect(rule.spec).toEqual(readYaml(rulesPath));
+    const dashboard = findManifest(manifests, 'ConfigMap', '-dashboard');
+    expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
+    expect(JSON.parse((dashboard.data as Record<string, string>)['thumbnail-generator.json'])).toEqual(JSON.parse(readText(dashboardPath)));
+  });
+
+  it('refuses impossible combinations with a message that says what to set', () => {
+    expect(() => helmTemplate({ set: ['redis.enabled=false'] })).toThrow(/externalRedis/);
+    expect(() => helmTemplate({ set: ['api.service.type=Foo'] })).toThrow(/api\.service\.type/);
+    expect(() => helmTemplate({ set: ['global.env.REDIS_URL=redis://x:6379'] })).toThrow(/global\.env\.REDIS_URL is set by the chart/);
+    expect(() => helmTemplate({ set: ['worker.terminationGracePeriodSeconds=10'] })).toThrow(/must be longer than config\.shutdownTimeoutMs/);
+    if (run('helm', ['template', '--help']).stdout.includes('--skip-schema-validation')) {
+      const result = run('helm', ['template', 't', chartDir, '--skip-schema-validation', '--set', 'mongodb.enabled=false']);
+      expect(result.stderr).toContain('mongodb.enabled=false with jobStore=mongo needs your own MongoDB');
+    }
+  });
+});
+
+describe('images and Compose', () => {
+  const dockerfile = readText(join(repoRoot, 'docker/Dockerfile'));
+  const bake = readText(join(repoRoot, 'docker/docker-bake.hcl'));
+  const compose = parse(readText(join(repoRoot, 'docker/compose.yml')), { merge: true }) as {
+    services: Record<string, { image: string; command?: string | string[]; healthcheck?: Values; environment?: Record<string, string> }>;
+  };
+
+  it('one Dockerfile builds both images from node:20-bookworm-slim, as uid 10001 under tini', () => {
+    expect(dockerfile).toContain('ARG NODE_IMAGE=node:20-bookworm-slim');
+    expect(dockerfile).toMatch(/^FROM runtime AS api$/m);
+    expect(dockerfile).toMatch(/^FROM runtime AS worker$/m);
+    expect(dockerfile).toMatch(/^USER 10001:10001$/m);
+    expect(dockerfile).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
+    expect(dockerfile).toContain('NODE_ENV=production');
+    expect(dockerfile).toMatch(/^EXPOSE 3000$/m);
+    expect(dockerfile).toMatch(/^EXPOSE 3001$/m);
+    expect(readText(join(repoRoot, 'docker/install-prod-deps.sh'))).toContain('npm ci --omit=dev');
+  });
+
+  it('the runtime holds node, tini and their libraries only: no shell, apt or npm', () => {
+    expect(dockerfile).toMatch(/^FROM scratch AS runtime\nCOPY --from=runtime-rootfs \/rootfs\/ \/$/m);
+    const assemble = readText(join(repoRoot, 'docker/assemble-runtime-rootfs.sh'));
+    const copied = [...assemble.matchAll(/^\s*cp (?:-\S+ )*"?([^"\s]+)"? /gm)].map((m) => m[1]);
+    expect(copied).toEqual(['$node_bin', '$tini_bin', '$lib', '/etc/os-release', '/etc/nsswitch.conf']);
+    for (const file of ['docker/install-prod-deps.sh', 'docker/assemble-runtime-rootfs.sh']) {
+      expect(readText(join(repoRoot, '.dockerignore')).split('\n')).toContain(`!${file}`);
+    }
+  });
+
+  it('.dockerignore keeps dependencies, builds, tests, coverage, git and data out of the context', () => {
+    const ignored = readText(join(repoRoot, '.dockerignore')).split('\n');
+    for (const entry of ['**/node_modules', '**/dist', '**/coverage', '.git', '/data', '**/*.spec.ts']) expect(ignored).toContain(entry);
+  });
+
+  it('bake, Compose and the chart name the images alike', () => {
+    const chartImage = (name: string) => (readYaml(join(subchartsDir, name, 'values.yaml')).image as { repository: string }).repository;
+    for (const name of ['api', 'worker']) {
+      expect(bake).toContain(`target "${name}"`);
+      expect(bake).toContain(`\${REGISTRY}${chartImage(name)}:\${VERSION}`);
+      expect(bake).toContain(`\${REGISTRY}${chartImage(name)}:latest`);
+      expect(compose.services[name].image).toBe(`\${REGISTRY:-}${chartImage(name)}:\${VERSION:-latest}`);
+    }
+    expect(readText(join(repoRoot, 'docker/build.sh'))).toContain('require("./package.json").version');
+  });
+
+  it('Compose runs the whole stack with healthchecks, Redis with AOF and noeviction, the bucket made by the apps', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['api', 'minio', 'mongodb', 'redis', 'worker']);
+    for (const [name, service] of Object.entries(compose.services)) expect(service.healthcheck, name).toBeTruthy();
+    const redis = [compose.services.redis.command ?? ''].flat().join(' ');
+    expect(redis).toContain('--appendonly yes');
+    expect(redis).toContain('--maxmemory-policy noeviction');
+    expect(compose.services.worker.environment).toMatchObject({ STORAGE_DRIVER: 's3', JOB_STORE: 'mongo', S3_CREATE_BUCKET: 'true' });
+  });
+});
+
+describe('GitHub workflow', () => {
+  const workflow = readYaml<{
+    on: Values;
+    jobs: Record<string, { 'runs-on': string; services?: Record<string, { image: string }>; steps: { run?: string; uses?: string; with?: Values }[] }>;
+  }>(join(repoRoot, '.github/workflows/ci.yml'));
+  const runs = (job: string) => workflow.jobs[job].steps.map((step) => step.run ?? '').join('\n');
+
+  it('runs on push and pull requests', () => {
+    expect(Object.keys(workflow.on)).toEqual(expect.arrayContaining(['push', 'pull_request']));
+  });
+
+  it('test: npm test on Node 20 against Redis, MongoDB and MinIO', () => {
+    const test = workflow.jobs.test;
+    expect(test['runs-on']).toBe('ubuntu-latest');
+    expect(test.steps.find((step) => step.uses?.startsWith('actions/setup-node'))?.with?.['node-version']).toBe(20);
+    expect(Object.values(test.services ?? {}).map((s) => s.image)).toEqual(expect.arrayContaining(['redis:7', 'mongo:7']));
+    expect(runs('test')).toMatch(/minio\/minio/);
+    expect(runs('test')).toMatch(/^npm test$/m);
+  });
+
+  it('chart: builds the images, loads them into kind, installs with --wait and runs helm test', () => {
+    const chart = runs('chart');
+    for (const step of ['docker/build.sh', 'kind create cluster', 'kind load docker-image', 'helm install', '--wait', 'helm test']) {
+      expect(chart).toContain(step);
+    }
+  });
+});
+
+/** Keys whose value is a leaf (not a non-empty map) with no comment above them or above any enclosing key. */
+function undocumentedKeys(text: string): string[] {
+  const lines = text.split('\n');
+  const missing: string[] = [];
+  const commented = (node: YamlNode) => {
+    const line = text.slice(0, node.range?.[0] ?? 0).split('\n').length - 1;
+    return line > 0 && lines[line - 1].trim().startsWith('#');
+  };
+  const visit = (node: unknown, path: string[], documented: boolean) => {
+    if (!isYamlMap(node)) return;
+    for (const pair of node.items) {
+      const key = pair.key as YamlNode & { value?: unknown };
+      const here = [...path, String(key.value)];
+      const isDocumented = documented || commented(key);
+      if (isYamlMap(pair.value) && pair.value.items.length > 0) visit(pair.value, here, isDocumented);
+      else if (!isDocumented) missing.push(here.join('.'));
+    }
+  };
+  visit(parseDocument(text).contents, [], false);
+  return missing;
+}
+
+function describeErrors(errors: ErrorObject[]): string {
+  return errors
+    .map((error) => {
+      const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues;
+      const extra = (error.params as { additionalProperty?: string }).additionalProperty;
+      return `${error.instancePath || '/'} ${error.message}${allowed ? `: ${allowed.join(', ')}` : ''}${extra ? ` (${extra})` : ''}`;
+    })
+    .join('\n');
+}
+
+/** The JavaScript the helm test Pod runs (`node -e`), as written in its template. */
+function hookScript(): string {
+  const lines = readText(join(chartDir, 'templates/tests/test-thumbnail.yaml')).split('\n');
+  const start = lines.findIndex((line) => /^\s+- \|$/.test(line));
+  const end = lines.findIndex((line, i) => i > start && /^\s+resources:$/.test(line));
+  const body = lines.slice(start + 1, end);
+  const indent = Math.min(...body.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
+  const script = body.map((l) => l.slice(indent)).join('\n');
+  if (script.includes('{{')) throw new Error('the hook script must stay free of template actions to be tested here');
+  return script;
+}
+
+function appEnv(deployment: Manifest): Record<string, { value?: string; valueFrom?: Values }> {
+  const container = (deployment.spec as { template: { spec: { containers: { env: { name: string }[] }[] } } }).template.spec.containers[0];
+  return Object.fromEntries(container.env.map(({ name, ...rest }) => [name, rest]));
+}
