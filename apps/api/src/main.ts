@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { IncomingMessage } from 'node:http';
 import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,9 +14,29 @@ import { loadApiKeys } from './auth/api-keys';
 import { errors } from './errors/api-error';
 import { recordHttpMetrics } from './http-metrics';
 import { JobCompletionWaiter } from './thumbnails/job-completion-waiter.service';
+import { ThumbnailSubmissionService } from './thumbnails/thumbnail-submission.service';
 
 /** Multipart overhead allowed on top of MAX_UPLOAD_BYTES before a declared length is refused. */
 const MULTIPART_SLACK_BYTES = 64 * 1024;
+/** How long a refused upload's remaining bytes are read before the connection is cut instead. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/** Reads and drops the rest of a request body; true once it ended, false on timeout or error. */
+function drain(body: IncomingMessage, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const finish = (ended: boolean) => {
+      clearTimeout(timer);
+      body.off('end', onEnd).off('error', onFail).off('close', onFail);
+      resolve(ended);
+    };
+    const onEnd = () => finish(true);
+    const onFail = () => finish(body.complete);
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    body.on('end', onEnd).on('error', onFail).on('close', onFail);
+    body.unpipe();
+    body.resume();
+  });
+}
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
@@ -45,18 +66,16 @@ async function bootstrap(): Promise<void> {
       throw errors.fileTooLarge(config.MAX_UPLOAD_BYTES);
     }
   });
+  let shuttingDown = false;
   fastify.addHook('onSend', async (request, reply) => {
     if (request.method !== 'POST' || reply.statusCode < 400 || request.raw.complete) return;
-    // An upload refused part-way leaves unread bytes. A bounded remainder is drained so the
-    // client, still writing, reads our answer on a healthy connection; an unbounded or oversized
-    // one is not read at all and the connection is closed after the answer.
+    // An upload refused part-way leaves unread bytes. A bounded remainder is read and dropped
+    // before answering, so a client that writes its whole body before reading (many do) gets
+    // the answer instead of a reset; an oversized or stalled one is cut off after the answer.
     const declared = Number(request.headers['content-length']);
-    if (reply.statusCode !== 413 && declared <= config.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES) {
-      request.raw.unpipe();
-      request.raw.resume();
-    } else {
-      void reply.header('connection', 'close');
-    }
+    const bounded = declared <= config.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES;
+    if (!shuttingDown && reply.statusCode !== 413 && bounded && (await drain(request.raw, DRAIN_TIMEOUT_MS))) return;
+    void reply.header('connection', 'close');
   });
   recordHttpMetrics(fastify, {
     duration: app.get<Histogram<string>>(metricToken(METRICS.httpRequestDuration)),
@@ -79,8 +98,11 @@ async function bootstrap(): Promise<void> {
 
   onTerminate(
     async () => {
-      // Answer held ?wait= requests now, finish in-flight requests, then close connections.
+      // Answer held ?wait= requests and cut off uploads still arriving (503), finish the other
+      // in-flight requests, then close connections.
+      shuttingDown = true;
       await app.get(JobCompletionWaiter).onModuleDestroy();
+      app.get(ThumbnailSubmissionService).abortUploads();
       await app.close();
     },
     { timeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger: pino.logger },

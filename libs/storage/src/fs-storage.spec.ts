@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,5 +97,23 @@ describe('FsStorage', () => {
     await expect(blocked.put(`originals/${randomUUID()}`, chunked(Buffer.from('x')))).rejects.toBeInstanceOf(
       StorageUnavailableError,
     );
+  });
+});
+
+describe('FsStorage.init', () => {
+  it('removes temp files a killed process left over an hour ago, and keeps recent ones', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tg-fs-init-'));
+    try {
+      mkdirSync(join(root, '.tmp'), { recursive: true });
+      writeFileSync(join(root, '.tmp', 'stale'), 'x');
+      writeFileSync(join(root, '.tmp', 'recent'), 'x');
+      const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+      utimesSync(join(root, '.tmp', 'stale'), twoHoursAgo, twoHoursAgo);
+      await new FsStorage({ root }).init();
+      expect(existsSync(join(root, '.tmp', 'stale'))).toBe(false);
+      expect(existsSync(join(root, '.tmp', 'recent'))).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

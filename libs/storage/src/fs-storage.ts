@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +23,7 @@ const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 /** Writes in progress. No key can name it (key prefixes are `[a-z]+`). */
 const TMP_DIR = '.tmp';
+const STALE_TMP_MS = 60 * 60 * 1000;
 
 /**
  * Objects as files under one root directory: the embedded default, for a single host (or a
@@ -40,9 +41,19 @@ export class FsStorage extends Storage {
     this.root = resolve(options.root);
   }
 
-  /** Creates the root and checks it is writable. */
+  /**
+   * Creates the root, checks it is writable, and removes temp files a killed process left behind
+   * (older than an hour: no live upload takes that long, and another replica may be writing).
+   */
   override async init(): Promise<void> {
     await this.ping();
+    const tmp = join(this.root, TMP_DIR);
+    const cutoff = Date.now() - STALE_TMP_MS;
+    for (const name of await readdir(tmp).catch(() => [] as string[])) {
+      const path = join(tmp, name);
+      const info = await stat(path).catch(() => null);
+      if (info && info.mtimeMs < cutoff) await rm(path, { force: true });
+    }
   }
 
   /** `contentType` is not kept on disk: the job record has it. */

@@ -48,6 +48,10 @@ export const errors = {
   notComplete: (status: string) =>
     new ApiError(409, 'job_not_complete', `The job is ${status}; its thumbnail is not available.`, {}, { status }),
   notFound: (what = 'No such job.') => new ApiError(404, 'not_found', what),
+  shuttingDown: () =>
+    new ApiError(503, 'service_unavailable', 'This server is shutting down; send the upload again.', {
+      'retry-after': '1',
+    }),
   unavailable: (what: string) =>
     new ApiError(503, 'service_unavailable', `${what} is unavailable; try again shortly.`, {
       'retry-after': RETRY_AFTER_SECONDS,

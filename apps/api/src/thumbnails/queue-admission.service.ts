@@ -31,6 +31,8 @@ export class QueueAdmissionService implements OnModuleInit {
   async assertRoom(): Promise<void> {
     const waiting = await this.waitingCount();
     if (waiting >= this.config.MAX_QUEUE_DEPTH) throw errors.queueFull();
+    // Count our own admissions until the next read, so a burst cannot overshoot by a second's worth.
+    if (this.cached) this.cached.waiting++;
   }
 
   private async waitingCount(): Promise<number> {

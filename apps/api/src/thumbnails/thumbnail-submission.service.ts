@@ -38,6 +38,8 @@ interface StoredUpload {
 @Injectable()
 export class ThumbnailSubmissionService {
   private readonly logger = new Logger(ThumbnailSubmissionService.name);
+  /** Client streams being read right now, so shutdown can cut them off instead of waiting. */
+  private readonly uploading = new Set<Readable>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: Env,
@@ -131,8 +133,22 @@ export class ThumbnailSubmissionService {
     // pipeline() tears both streams down together: a client abort fails the storage write, and
     // a refusal by the inspector stops reading the client.
     pipeline(file, inspector, () => undefined);
-    await this.storage.put(key, inspector, { contentType: 'application/octet-stream' });
+    this.uploading.add(file);
+    try {
+      await this.storage.put(key, inspector, { contentType: 'application/octet-stream' });
+    } finally {
+      this.uploading.delete(file);
+    }
     return { filename: cleanFilename(filename), inspector };
+  }
+
+  /**
+   * On shutdown: fails every upload still arriving with 503, so its partial data is discarded and
+   * the client knows to retry elsewhere, rather than holding the drain until the timeout.
+   */
+  abortUploads(): number {
+    for (const file of this.uploading) file.destroy(errors.shuttingDown());
+    return this.uploading.size;
   }
 
   private async discard(id: string, key: string): Promise<void> {
