@@ -8,6 +8,11 @@ export interface ServiceOptions {
   env?: Record<string, string>;
   /** Start no worker (tests that need jobs to stay waiting start one later). */
   withoutWorker?: boolean;
+  /**
+   * For `storage: 's3'`: this S3 server instead of a fresh s3rver (e.g. one a test can take
+   * down and bring back). The service stops it in `stop()`.
+   */
+  s3Server?: { endpoint: string; stop(): Promise<void> };
 }
 
 /**
@@ -24,7 +29,13 @@ export class TestService {
 
   static async start(options: ServiceOptions = {}): Promise<TestService> {
     const service = new TestService();
-    await service.boot(options);
+    try {
+      await service.boot(options);
+    } catch (error) {
+      // The caller never gets the instance, so it could not stop what did start.
+      await service.stop().catch(() => undefined);
+      throw error;
+    }
     return service;
   }
 
@@ -42,7 +53,7 @@ export class TestService {
       ...options.env,
     };
     if (options.storage === 's3') {
-      const s3 = await startS3rver({ buckets: [] });
+      const s3 = options.s3Server ?? (await startS3rver({ buckets: [] }));
       this.s3 = s3;
       const publicEndpoint = s3.endpoint.replace('127.0.0.1', 'localhost');
       Object.assign(this.env, {
@@ -72,6 +83,17 @@ export class TestService {
     this.api = await startApp('api', this.env);
   }
 
+  /**
+   * Stops Redis (SIGTERM, so it finishes writing its AOF) and starts it again on the same port
+   * and data directory, as a restarted Redis pod with a persistent volume would come back.
+   */
+  async restartRedis(options: { downForMs?: number } = {}): Promise<void> {
+    const { port, dir } = this.redis;
+    await this.redis.stop();
+    if (options.downForMs) await new Promise((resolve) => setTimeout(resolve, options.downForMs));
+    this.redis = await startRedisServer({ appendonly: true, dir, port });
+  }
+
   /** Files under the disk storage's folder (`originals/…`, `thumbnails/…`). */
   storedFiles(folder: 'originals' | 'thumbnails'): string[] {
     try {
@@ -89,6 +111,6 @@ export class TestService {
     await Promise.all([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
     await this.redis?.destroy();
     await this.s3?.stop();
-    rmSync(this.storageDir, { recursive: true, force: true });
+    if (this.storageDir) rmSync(this.storageDir, { recursive: true, force: true });
   }
 }

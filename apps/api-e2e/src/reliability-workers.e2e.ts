@@ -1,0 +1,162 @@
+import type { Queue } from 'bullmq';
+import sharp from 'sharp';
+import { MAKE_THUMBNAIL_JOB } from '@thumbnail/jobs';
+import { png50 } from '@thumbnail/testing';
+import { call, submit, submitAndWait, waitFor } from './support/client';
+import { acceptedId, eventually, listedCount, metric, pendingWrites, untilReady } from './support/reliability-http';
+import { queueClient } from './support/reliability-redis';
+import { startRestartableS3rver, type RestartableS3rver } from './support/reliability-s3rver';
+import { TestService } from './support/service';
+
+const COMPLETE = 'thumbnail_jobs_finished_total{outcome="complete",code=""}';
+
+/** Log lines (parsed) of one process that mention `jobId` and carry `msg`. */
+function logLines(output: string, jobId: string, msg: string): Array<{ at: number; [key: string]: unknown }> {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes(jobId))
+    .map((line) => JSON.parse(line))
+    .filter((line) => line.msg === msg)
+    .map((line) => ({ ...line, at: Date.parse(line.time) }));
+}
+
+describe('object storage refusing connections (STORAGE_DRIVER=s3)', () => {
+  let s3: RestartableS3rver | undefined;
+  let service: TestService;
+  let api: string;
+  let small: Buffer;
+
+  beforeAll(async () => {
+    small = await png50();
+    s3 = await startRestartableS3rver();
+    service = await TestService.start({
+      storage: 's3',
+      s3Server: s3,
+      withoutWorker: true,
+      env: { JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '200' },
+    });
+    api = service.api.url;
+    await untilReady(api);
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await s3?.stop();
+  });
+
+  it('answers an upload with 503 and Retry-After while storage is down, and records no job', async () => {
+    const before = await listedCount(api);
+    await s3?.pause();
+
+    const started = Date.now();
+    const answer = await submit(api, small);
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBeTruthy();
+    expect(answer.json).toMatchObject({ error: { code: 'service_unavailable', message: expect.stringMatching(/^Storage/) } });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await listedCount(api)).toBe(before);
+
+    const ready = await call(`${api}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.json.checks.storage.ok).toBe(false);
+    expect(ready.json.checks.redis.ok).toBe(true);
+    await s3?.resume();
+  });
+
+  it('fails a job whose original cannot be read with storage_unavailable after 3 attempts with backoff', async () => {
+    await untilReady(api);
+    const id = acceptedId(await submit(api, small));
+    await s3?.pause();
+    const worker = await service.startWorker();
+
+    const job = await waitFor(api, id, 45);
+    expect(job).toMatchObject({ status: 'failed', attempts: 3, thumbnailLink: null });
+    expect(job.error.code).toBe('storage_unavailable');
+    expect(await metric(worker.url, 'thumbnail_jobs_finished_total{outcome="failed",code="storage_unavailable"}')).toBe(1);
+
+    // Three deliveries, the later ones after the exponential backoff (200 ms, then 400 ms).
+    const attempts = logLines(worker.output(), id, 'Thumbnail attempt failed');
+    expect(attempts.map((line) => line['attempt'])).toEqual([1, 2, 3]);
+    expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(200);
+    expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(400);
+  });
+
+  it('reports ready again by itself once storage is back on the same address, and works', async () => {
+    await s3?.resume();
+    await untilReady(api);
+    await untilReady(service.workers[0].url);
+    expect((await submitAndWait(api, small)).status).toBe('complete');
+  });
+});
+
+/** A PNG the worker needs a few hundred milliseconds for, so two deliveries overlap. */
+function slowPng(): Promise<Buffer> {
+  return sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 200, g: 80, b: 20 } } })
+    .png({ progressive: true, compressionLevel: 1 })
+    .toBuffer();
+}
+
+describe('the same job delivered twice', () => {
+  let service: TestService;
+  let api: string;
+  let queue: Queue | undefined;
+
+  beforeAll(async () => {
+    service = await TestService.start({ withoutWorker: true, env: { WORKER_CONCURRENCY: '2' } });
+    api = service.api.url;
+    queue = queueClient(service.redis.url);
+  });
+  afterAll(async () => {
+    await queue?.close();
+    await service?.stop();
+  });
+
+  /** A second queue entry for a job that already has one, as a replayed or duplicated add makes. */
+  async function deliverAgain(jobId: string, entryId: string): Promise<void> {
+    await queue?.add(MAKE_THUMBNAIL_JOB, { jobId, requestId: null }, { jobId: entryId });
+  }
+
+  async function entryResult(entryId: string): Promise<unknown> {
+    await eventually(async () => expect(await queue?.getJobState(entryId)).toBe('completed'));
+    return (await queue?.getJob(entryId))?.returnvalue;
+  }
+
+  it('makes one thumbnail and counts one completion when two deliveries race', async () => {
+    const slow = await slowPng();
+    const ids: string[] = [];
+    // Queue order A, A', B, B': a worker running two at a time takes each pair together.
+    for (let i = 0; i < 2; i++) {
+      const id = acceptedId(await submit(api, slow));
+      await deliverAgain(id, `duplicate-${id}`);
+      ids.push(id);
+    }
+    const worker = await service.startWorker();
+
+    for (const id of ids) {
+      const job = await waitFor(api, id);
+      expect(job.status).toBe('complete');
+      // Both deliveries got as far as starting it: they really overlapped.
+      expect(job.attempts).toBe(2);
+      const results = [await entryResult(id), await entryResult(`duplicate-${id}`)];
+      expect(results.sort()).toEqual(['complete', 'skipped']);
+    }
+    expect(service.storedFiles('thumbnails').sort()).toEqual(ids.map((id) => `${id}.png`).sort());
+    expect(pendingWrites(service.storageDir)).toEqual([]);
+    expect(await metric(worker.url, COMPLETE)).toBe(ids.length);
+  });
+
+  it('changes nothing when a finished job is delivered again', async () => {
+    const worker = service.workers[0];
+    const before = await metric(worker.url, COMPLETE);
+    const job = await submitAndWait(api, await png50());
+    expect(job.status).toBe('complete');
+    expect(await metric(worker.url, COMPLETE)).toBe(before + 1);
+
+    await deliverAgain(job._id, `again-${job._id}`);
+    expect(await entryResult(`again-${job._id}`)).toBe('skipped');
+
+    const after = (await call(`${api}/thumbnail/${job._id}`)).json.data;
+    expect(after).toEqual(job);
+    expect(service.storedFiles('thumbnails').filter((name) => name.startsWith(job._id))).toEqual([`${job._id}.png`]);
+    expect(await metric(worker.url, COMPLETE)).toBe(before + 1);
+  });
+});
