@@ -8,7 +8,7 @@ import { MetricsModule } from '@thumbnail/metrics';
 import { API_KEY_REGISTRY } from './auth/api-key.guard';
 import type { ApiKeyRegistry } from './auth/api-keys';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
-import { HealthController, InfrastructureModule, pinoOptions, requestIdFor } from '@thumbnail/runtime';
+import { HealthController, InfrastructureModule, logDestination, pinoOptions, requestIdFor } from '@thumbnail/runtime';
 import { RootController } from './health/root.controller';
 import { ThumbnailsModule } from './thumbnails/thumbnails.module';
 
@@ -22,17 +22,20 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot({
-          pinoHttp: {
-            ...pinoOptions('api', config.LOG_LEVEL),
-            genReqId: (req) => requestIdFor(req),
-            customProps: (req) => ({ requestId: (req as { id?: string }).id }),
-            // Probes and scrapes every few seconds would drown the useful lines.
-            autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
-            serializers: {
-              req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          pinoHttp: [
+            {
+              ...pinoOptions('api', config.LOG_LEVEL),
+              genReqId: (req) => requestIdFor(req),
+              customProps: (req) => ({ requestId: (req as { id?: string }).id }),
+              // Probes and scrapes every few seconds would drown the useful lines.
+              autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+              serializers: {
+                req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+                res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+              },
             },
-          },
+            logDestination(),
+          ],
         }),
         MetricsModule.forApi(),
         InfrastructureModule.forRoot('api'),

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { APP_CONFIG, type Env } from '@thumbnail/config';
 import { ImageProcessor, ImageRejectedError } from '@thumbnail/imaging';
 import {
+  announceJobFinished,
   JobStore,
   JobStoreUnavailableError,
   thumbnailKey,
@@ -13,6 +14,7 @@ import {
   type ThumbnailJobPayload,
 } from '@thumbnail/jobs';
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
+import { REDIS } from '@thumbnail/runtime';
 import { Storage, StorageNotFoundError, StorageUnavailableError } from '@thumbnail/storage';
 
 export interface Attempt {
@@ -41,7 +43,7 @@ export type Outcome =
 @Injectable()
 export class ThumbnailMakerService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: Env,
+    @Inject(REDIS) private readonly redis: Redis,
     private readonly jobStore: JobStore,
     private readonly storage: Storage,
     private readonly imaging: ImageProcessor,
@@ -88,6 +90,7 @@ export class ThumbnailMakerService {
         return { kind: 'skipped', reason: 'already_finished' };
       }
       this.finished.inc({ outcome: 'complete', code: '' });
+      this.announce(job.id);
       log.info({ ms: Date.now() - startedAt.getTime(), bytes: thumbnail.data.length }, 'Thumbnail complete');
       return { kind: 'complete', job: done.job };
     } catch (error) {
@@ -96,6 +99,11 @@ export class ThumbnailMakerService {
       stopTimer();
       this.inProgress.dec();
     }
+  }
+
+  /** Wakes API requests waiting on this job; a lost announcement only delays them to their deadline. */
+  private announce(jobId: string): void {
+    void announceJobFinished(this.redis, jobId).catch(() => undefined);
   }
 
   private async handleFailure(
@@ -117,7 +125,10 @@ export class ThumbnailMakerService {
       completedAt: new Date(),
       error: reason,
     });
-    if (failed.applied) this.finished.inc({ outcome: 'failed', code: reason.code });
+    if (failed.applied) {
+      this.finished.inc({ outcome: 'failed', code: reason.code });
+      this.announce(job.id);
+    }
     return { kind: 'failed', error: reason };
   }
 }

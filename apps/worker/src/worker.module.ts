@@ -5,7 +5,7 @@ import { APP_CONFIG, ConfigModule, type Env } from '@thumbnail/config';
 import { ImageProcessor, SharpImageProcessor } from '@thumbnail/imaging';
 import { createRedisConnection, THUMBNAIL_QUEUE } from '@thumbnail/jobs';
 import { MetricsModule } from '@thumbnail/metrics';
-import { HealthController, InfrastructureModule, pinoOptions } from '@thumbnail/runtime';
+import { HealthController, InfrastructureModule, logDestination, pinoOptions } from '@thumbnail/runtime';
 import { QueueReconcilerService } from './queue-reconciler.service';
 import { ThumbnailMakerService } from './thumbnail-maker.service';
 import { ThumbnailProcessor } from './thumbnail.processor';
@@ -18,7 +18,7 @@ export class WorkerModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot({
-          pinoHttp: { ...pinoOptions('worker', config.LOG_LEVEL), autoLogging: false },
+          pinoHttp: [{ ...pinoOptions('worker', config.LOG_LEVEL), autoLogging: false }, logDestination()],
         }),
         MetricsModule.forWorker(),
         InfrastructureModule.forRoot('worker'),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { LoggerOptions } from 'pino';
+import { destination, type DestinationStream, type LoggerOptions } from 'pino';
 import { APP_VERSION } from './app-version';
 
 /**
@@ -40,4 +40,12 @@ export function requestIdFor(req: IncomingMessage): string {
   const id = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
   (req as IncomingMessage & { id?: string }).id = id;
   return id;
+}
+
+/**
+ * Standard output, written asynchronously: a log line costs the event loop a buffer append
+ * instead of a write system call. pino flushes what is buffered when the process exits.
+ */
+export function logDestination(): DestinationStream {
+  return destination({ dest: 1, sync: false });
 }

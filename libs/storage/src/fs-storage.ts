@@ -77,6 +77,8 @@ export class FsStorage extends Storage {
       return { key, bytes: file.bytesWritten };
     } catch (error) {
       body.destroy();
+      // A folder removed behind our back is made again by the next put.
+      this.madeDirs.clear();
       if (tmp) await rm(tmp, { force: true });
       if (bodyError !== undefined) throw bodyError;
       throw this.unavailable(error, `cannot write ${key}`);
@@ -165,8 +167,13 @@ export class FsStorage extends Storage {
     return path;
   }
 
+  /** Folders already made by this process: a put then costs no mkdir calls. */
+  private readonly madeDirs = new Set<string>();
+
   private async makeDir(path: string): Promise<void> {
+    if (this.madeDirs.has(path)) return;
     await mkdir(path, { recursive: true, mode: DIR_MODE });
+    this.madeDirs.add(path);
   }
 
   private readError(error: unknown, key: string): unknown {

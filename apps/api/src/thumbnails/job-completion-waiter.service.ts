@@ -1,39 +1,36 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
-import { createRedisConnection, THUMBNAIL_QUEUE } from '@thumbnail/jobs';
+import { createRedisConnection, followFinishedJobs } from '@thumbnail/jobs';
 import { logErrorsQuietly } from '@thumbnail/runtime';
 
 /**
- * Lets `GET /thumbnail/:id?wait=N` hold a request until the job finishes. One BullMQ
- * QueueEvents stream per API replica wakes the waiters of that replica; a waiting client costs
- * a map entry and a timer, no polling.
+ * Lets `GET /thumbnail/:id?wait=N` hold a request until the job finishes. Workers announce
+ * finished jobs on a Redis channel; each API replica wakes its own waiters. A waiting client
+ * costs a map entry and a timer, no polling.
  */
 @Injectable()
 export class JobCompletionWaiter implements OnModuleInit, OnModuleDestroy {
-  private events: QueueEvents | null = null;
+  private subscriber: Redis | null = null;
   private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: Env) {}
 
   onModuleInit(): void {
-    this.events = new QueueEvents(THUMBNAIL_QUEUE, {
-      connection: createRedisConnection(this.config.REDIS_URL, 'blocking', 'api-events'),
-    });
-    logErrorsQuietly(this.events, 'Queue events', new Logger(JobCompletionWaiter.name));
-    const wake = ({ jobId }: { jobId: string }) => this.wake(jobId);
-    this.events.on('completed', wake);
-    this.events.on('failed', wake);
+    this.subscriber = createRedisConnection(this.config.REDIS_URL, 'blocking', 'api-job-finished');
+    logErrorsQuietly(this.subscriber, 'Job-finished subscription', new Logger(JobCompletionWaiter.name));
+    // Announcements sent while disconnected are lost: wake everyone to read their job again.
+    void followFinishedJobs(this.subscriber, (jobId) => this.wake(jobId), () => this.wakeAll()).catch(() => undefined);
   }
 
   async onModuleDestroy(): Promise<void> {
-    for (const id of [...this.waiters.keys()]) this.wake(id);
-    await this.events?.close();
+    this.wakeAll();
+    this.subscriber?.disconnect();
   }
 
   /**
-   * Resolves on the next completion or failure event for `jobId`, or after `ms`. Call it before
-   * reading the job's status, so an event between the read and the wait is not missed.
+   * Resolves on the next announcement for `jobId`, or after `ms`. Call it before reading the
+   * job's status, so an announcement between the read and the wait is not missed.
    */
   next(jobId: string, ms: number): { done: Promise<void>; cancel: () => void } {
     let cancel = () => undefined as void;
@@ -57,5 +54,9 @@ export class JobCompletionWaiter implements OnModuleInit, OnModuleDestroy {
     const set = this.waiters.get(jobId);
     if (!set) return;
     for (const finish of [...set]) finish();
+  }
+
+  private wakeAll(): void {
+    for (const id of [...this.waiters.keys()]) this.wake(id);
   }
 }
