@@ -9,4 +9,5 @@ ensure_debian_package redis-server redis-server
 ensure_debian_package promtool prometheus
 ensure_node_modules
 
-exec npx nx run-many -t lint test build --outputStyle=stream "$@"
+# --skip-nx-cache: `npm test` always runs every check; Nx's cache is for `npx nx test <project>`.
+exec npx nx run-many -t lint test build --outputStyle=stream --skip-nx-cache "$@"
