@@ -1,0 +1,95 @@
+import { loadConfig } from '@thumbnail/config';
+import { SharpImageProcessor, type ThumbnailPlan } from '@thumbnail/imaging';
+import type { BenchSettings } from './bench-settings';
+import type { CorpusImage } from './corpus';
+import { closedLoop, median, type ClosedLoopResult } from './load-loops';
+import { ResourceMeter, type QuietGate, type QuietWait, type ResourceWindow } from './resource-meter';
+import { bareThumbnail } from './sharp-tools';
+
+export interface LimitResult {
+  id: string;
+  /** Median of sequential makeThumbnail calls, one at a time, ms. */
+  singleMs: number;
+  singleRuns: number;
+  /** makeThumbnail with `cores` calls in flight, in this one process. */
+  saturation: Omit<ClosedLoopResult, 'latenciesMs'>;
+  /** CPU ms of this process per thumbnail at saturation (all threads). */
+  cpuMsPerThumb: number;
+  resources: ResourceWindow | null;
+  /** The bare ceiling (sharp with ignoreIcc, no checks) at the same concurrency. */
+  bare: { perSecond: number; completed: number; errors: number };
+  quietWait: QuietWait;
+}
+
+/** The worker's own processor and plan, built from the same defaults the worker parses. */
+export function workerProcessor(): { processor: SharpImageProcessor; plan: ThumbnailPlan } {
+  const config = loadConfig({});
+  const processor = new SharpImageProcessor({
+    limitInputPixels: config.LIMIT_INPUT_PIXELS,
+    timeoutSeconds: Math.max(1, Math.ceil(config.JOB_TIMEOUT_MS / 1000)),
+  });
+  // POST /thumbnail without `fit` asks for cover at THUMBNAIL_SIZE.
+  return { processor, plan: { width: config.THUMBNAIL_SIZE, height: config.THUMBNAIL_SIZE, fit: 'cover' } };
+}
+
+export async function measureLimit(images: CorpusImage[], settings: BenchSettings, gate: QuietGate, log: (line: string) => void): Promise<LimitResult[]> {
+  const { processor, plan } = workerProcessor();
+  const results: LimitResult[] = [];
+  for (const image of images) {
+    results.push(await gate.measure(() => measureOne(image), (result) => result.resources?.otherBusyCores ?? 0));
+    const result = results[results.length - 1];
+    log(
+      `limit ${image.id}: single ${result.singleMs.toFixed(1)} ms, ${result.saturation.perSecond.toFixed(1)}/s at ${settings.cores} in flight, ` +
+        `bare ${result.bare.perSecond.toFixed(1)}/s` + (result.saturation.errors ? `, ${result.saturation.errors} errors: ${result.saturation.errorSamples[0]}` : '') +
+        ((result.resources?.otherBusyCores ?? 0) > gate.noisyOtherCores ? ` (other work used ${result.resources?.otherBusyCores.toFixed(2)} cores)` : ''),
+    );
+  }
+  return results;
+
+  async function measureOne(image: CorpusImage): Promise<LimitResult> {
+    const quietWait = await gate.wait();
+    const single: number[] = [];
+    const singleEnd = performance.now() + settings.limit.singleMs;
+    for (let run = 0; run < settings.limit.singleRuns + 3 && performance.now() < singleEnd; run++) {
+      const started = performance.now();
+      await processor.makeThumbnail(image.data, plan);
+      if (run >= 3) single.push(performance.now() - started);
+    }
+
+    const meter = new ResourceMeter([]);
+    let resources: ResourceWindow | null = null;
+    const { latenciesMs: _latencies, ...saturation } = await closedLoop({
+      concurrency: settings.cores,
+      warmupMs: settings.limit.warmupMs,
+      measureMs: settings.limit.measureMs,
+      task: async () => {
+        await processor.makeThumbnail(image.data, plan);
+        return 'complete';
+      },
+      onWindowStart: () => meter.start(),
+      onWindowEnd: () => (resources = meter.stop()),
+    });
+    const window = resources as ResourceWindow | null;
+
+    const bare = await closedLoop({
+      concurrency: settings.cores,
+      warmupMs: Math.min(500, settings.limit.warmupMs),
+      measureMs: settings.limit.bareMeasureMs,
+      task: async () => {
+        await bareThumbnail(image.data, plan.width);
+        return 'complete';
+      },
+    });
+    const result: LimitResult = {
+      id: image.id,
+      singleMs: median(single),
+      singleRuns: single.length,
+      saturation,
+      cpuMsPerThumb: window && saturation.completed > 0 ? (window.benchCpuSeconds * 1000) / saturation.completed : NaN,
+      resources: window,
+      bare: { perSecond: bare.perSecond, completed: bare.completed, errors: bare.errors },
+      quietWait,
+    };
+    return result;
+  }
+}
