@@ -4,21 +4,10 @@
  * pipeline is only ever run through SharpImageProcessor.
  */
 import sharp from 'sharp';
+import { mulberry32 } from '@thumbnail/testing';
 
 export function sharpVersions(): { sharp: string; vips: string } {
   return { sharp: sharp.versions.sharp ?? 'unknown', vips: sharp.versions.vips };
-}
-
-/** Deterministic PRNG, so generated images are byte-identical on every run. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -207,8 +207,8 @@ function clampByte(value: number): number {
   return Math.max(0, Math.min(255, Math.round(value)));
 }
 
-/** Small deterministic PRNG, so generated noise is the same on every run. */
-function mulberry32(seed: number): () => number {
+/** Small deterministic PRNG (mulberry32), so generated noise is the same on every run. */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
