@@ -73,6 +73,11 @@ fi
 
 BENCH_PID_FILE=$(mktemp /tmp/bench-pids.XXXXXX)
 export BENCH_PID_FILE
+# Every temporary folder of the run (Redis data, storage, nginx, s3rver) goes under one folder,
+# removed at the end even if the run was interrupted before its own cleanup.
+BENCH_TMP=$(mktemp -d /tmp/bench-run.XXXXXX)
+chmod 755 "$BENCH_TMP" # nginx's workers (user nobody) read the images from a folder inside it
+export TMPDIR="$BENCH_TMP"
 
 # Starts at field 3 after the "(comm) " part, so field 22 (start time) is the 20th.
 start_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
@@ -93,6 +98,7 @@ stop_leftovers() {
     done
   fi
   rm -f "$BENCH_PID_FILE"
+  rm -rf "$BENCH_TMP"
 }
 trap stop_leftovers EXIT
 trap 'exit 130' INT
