@@ -1,5 +1,5 @@
 import mongoose, { type Connection, type Model, type QueryFilter, Schema } from 'mongoose';
-import { isFinished, isJobStatus, JOB_STATUSES, type JobStatus } from './job-status';
+import { isFinished, isJobStatus, JOB_STATUSES } from './job-status';
 import {
   DuplicateJobError,
   type JobListQuery,
@@ -10,7 +10,7 @@ import {
   type TransitionResult,
 } from './job-store';
 import { decodeCursor, encodeCursor } from './job-cursor';
-import { type JobError, type NewThumbnailJob, THUMBNAIL_FITS, type ThumbnailFit, type ThumbnailJob, waitingJob } from './thumbnail-job';
+import { type JobError, type NewThumbnailJob, THUMBNAIL_FITS, type ThumbnailJob, waitingJob } from './thumbnail-job';
 
 /*
  * One document per job in `thumbnail_jobs`, `_id` = the job id. The compound indexes all end in
@@ -30,30 +30,15 @@ export interface MongoJobStoreOptions {
   serverSelectionTimeoutMS?: number;
 }
 
-interface JobDocument {
+/** A job as stored: the record with its id as `_id`. */
+type JobDocument = Omit<ThumbnailJob, 'id'> & {
   _id: string;
-  status: JobStatus;
-  originalFilename: string;
-  originalKey: string;
-  thumbnailKey: string | null;
-  contentType: string;
-  bytes: number;
-  fit: ThumbnailFit;
-  width: number;
-  height: number;
-  owner: string | null;
-  requestId: string | null;
-  createdAt: Date;
-  startedAt: Date | null;
-  completedAt: Date | null;
-  attempts: number;
-  error: JobError | null;
   /**
    * Set only on finished jobs while retention is on; the TTL index deletes the record then.
    * TTL on `createdAt` would also delete jobs that are still waiting or processing.
    */
   expireAt?: Date;
-}
+};
 
 function jobSchema(retentionDays: number): Schema<JobDocument> {
   const errorSchema = new Schema<JobError>(
