@@ -44,7 +44,7 @@ export async function runBench(workspace: string): Promise<BenchReport> {
   if (Object.keys(settings.appEnv).length > 0) log(`apps run with BENCH_APP_ENV ${JSON.stringify(settings.appEnv)}`);
   let limit: LimitResult[] = [];
   if (runs('limit')) {
-    log('limit: SharpImageProcessor in this process');
+    log('limit: the worker\'s image processor in this process (sharp + small-PNG fast path), and sharp alone');
     limit = (await phase('limit', () => measureLimit(corpus, settings, gate, log))) ?? [];
   }
   let peer: PeerResult | null = null;

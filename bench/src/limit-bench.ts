@@ -1,5 +1,6 @@
 import { loadConfig } from '@thumbnail/config';
-import { SharpImageProcessor, type ThumbnailPlan } from '@thumbnail/imaging';
+import type { ImageProcessor, ThumbnailPlan } from '@thumbnail/imaging';
+import { createImageProcessor, SharpImageProcessor } from '@thumbnail/imaging/processors';
 import type { BenchSettings } from './bench-settings';
 import type { CorpusImage } from './corpus';
 import { closedLoop, median, type ClosedLoopResult } from './load-loops';
@@ -18,29 +19,38 @@ export interface LimitResult {
   resources: ResourceWindow | null;
   /** The bare ceiling (sharp with ignoreIcc, no checks) at the same concurrency. */
   bare: { perSecond: number; completed: number; errors: number };
+  /** SharpImageProcessor alone (no small-PNG fast path) at the same concurrency. */
+  sharp: { perSecond: number; completed: number; errors: number };
   quietWait: QuietWait;
 }
 
-/** The worker's own processor and plan, built from the same defaults the worker parses. */
-export function workerProcessor(): { processor: SharpImageProcessor; plan: ThumbnailPlan } {
-  const config = loadConfig({});
-  const processor = new SharpImageProcessor({
+/**
+ * The worker's own processor and plan, built from the same defaults the worker parses
+ * (BENCH_APP_ENV's SMALL_PNG_FAST_PATH included), and sharp alone for comparison.
+ */
+export function workerProcessor(appEnv: Record<string, string> = {}): { processor: ImageProcessor; sharpAlone: ImageProcessor; plan: ThumbnailPlan } {
+  const config = loadConfig(appEnv);
+  const options = {
     limitInputPixels: config.LIMIT_INPUT_PIXELS,
     timeoutSeconds: Math.max(1, Math.ceil(config.JOB_TIMEOUT_MS / 1000)),
-  });
-  // POST /thumbnail without `fit` asks for cover at THUMBNAIL_SIZE.
-  return { processor, plan: { width: config.THUMBNAIL_SIZE, height: config.THUMBNAIL_SIZE, fit: 'cover' } };
+  };
+  return {
+    processor: createImageProcessor({ ...options, smallPngFastPath: config.SMALL_PNG_FAST_PATH }),
+    sharpAlone: new SharpImageProcessor(options),
+    // POST /thumbnail without `fit` asks for cover at THUMBNAIL_SIZE.
+    plan: { width: config.THUMBNAIL_SIZE, height: config.THUMBNAIL_SIZE, fit: 'cover' },
+  };
 }
 
 export async function measureLimit(images: CorpusImage[], settings: BenchSettings, gate: QuietGate, log: (line: string) => void): Promise<LimitResult[]> {
-  const { processor, plan } = workerProcessor();
+  const { processor, sharpAlone, plan } = workerProcessor(settings.appEnv);
   const results: LimitResult[] = [];
   for (const image of images) {
     results.push(await gate.measure(() => measureOne(image), (result) => result.resources?.otherBusyCores ?? 0));
     const result = results[results.length - 1];
     log(
       `limit ${image.id}: single ${result.singleMs.toFixed(1)} ms, ${result.saturation.perSecond.toFixed(1)}/s at ${settings.cores} in flight, ` +
-        `bare ${result.bare.perSecond.toFixed(1)}/s` + (result.saturation.errors ? `, ${result.saturation.errors} errors: ${result.saturation.errorSamples[0]}` : '') +
+        `sharp alone ${result.sharp.perSecond.toFixed(1)}/s, bare ${result.bare.perSecond.toFixed(1)}/s` + (result.saturation.errors ? `, ${result.saturation.errors} errors: ${result.saturation.errorSamples[0]}` : '') +
         ((result.resources?.otherBusyCores ?? 0) > gate.noisyOtherCores ? ` (other work used ${result.resources?.otherBusyCores.toFixed(2)} cores)` : ''),
     );
   }
@@ -80,6 +90,15 @@ export async function measureLimit(images: CorpusImage[], settings: BenchSetting
         return 'complete';
       },
     });
+    const sharpOnly = await closedLoop({
+      concurrency: settings.cores,
+      warmupMs: Math.min(500, settings.limit.warmupMs),
+      measureMs: settings.limit.bareMeasureMs,
+      task: async () => {
+        await sharpAlone.makeThumbnail(image.data, plan);
+        return 'complete';
+      },
+    });
     const result: LimitResult = {
       id: image.id,
       singleMs: median(single),
@@ -88,6 +107,7 @@ export async function measureLimit(images: CorpusImage[], settings: BenchSetting
       cpuMsPerThumb: window && saturation.completed > 0 ? (window.benchCpuSeconds * 1000) / saturation.completed : NaN,
       resources: window,
       bare: { perSecond: bare.perSecond, completed: bare.completed, errors: bare.errors },
+      sharp: { perSecond: sharpOnly.perSecond, completed: sharpOnly.completed, errors: sharpOnly.errors },
       quietWait,
     };
     return result;

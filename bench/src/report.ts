@@ -29,6 +29,8 @@ export interface ImageRow {
   singleMs: number;
   /** Thumbnails per second. */
   limit: number;
+  /** SharpImageProcessor alone: the limit without the small-PNG fast path. */
+  sharp: number;
   bare: number;
   nginx: number | null;
   service: Record<StorageMode, number | null>;
@@ -85,6 +87,7 @@ export function imageRows(corpus: CorpusImage[], limit: LimitResult[], peer: Pee
       bytes: image.data.length,
       singleMs: lim?.singleMs ?? NaN,
       limit: lim?.saturation.perSecond ?? NaN,
+      sharp: lim?.sharp.perSecond ?? NaN,
       bare: lim?.bare.perSecond ?? NaN,
       nginx,
       service: rates,
@@ -180,14 +183,15 @@ export function renderReport(report: BenchReport): string {
   const s = report.settings;
   out.push('');
   out.push(
-    `Throughput, thumbnails/s. limit = makeThumbnail in one process, ${s.cores} in flight; bare = sharp(ignoreIcc).resize.png, no checks; ` +
+    `Throughput, thumbnails/s. limit = the worker's makeThumbnail (sharp + small-PNG fast path) in one process, ${s.cores} in flight; ` +
+      `sharp = SharpImageProcessor alone; bare = sharp(ignoreIcc).resize.png, no checks; ` +
       `nginx = image_filter crop, ${report.peer?.command ?? 'wrk'}; fs/s3 = API+worker+Redis, ${s.service.clients} closed-loop clients`,
   );
   out.push(
     table(
-      ['image', 'limit', 'bare', 'nginx', 'fs', 's3', 'fs/limit', 's3/limit', 'fs/nginx', 's3/nginx'],
+      ['image', 'limit', 'sharp', 'bare', 'nginx', 'fs', 's3', 'fs/limit', 's3/limit', 'fs/nginx', 's3/nginx'],
       report.rows.map((r) => [
-        r.id, fmt(r.limit), fmt(r.bare), fmt(r.nginx), fmt(r.service.fs), fmt(r.service.s3),
+        r.id, fmt(r.limit), fmt(r.sharp), fmt(r.bare), fmt(r.nginx), fmt(r.service.fs), fmt(r.service.s3),
         fmt(r.serviceOverLimit.fs, 2), fmt(r.serviceOverLimit.s3, 2), fmt(r.serviceOverNginx.fs, 2), fmt(r.serviceOverNginx.s3, 2),
       ]),
     ),

@@ -2,7 +2,8 @@ import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, ConfigModule, type Env } from '@thumbnail/config';
-import { ImageProcessor, SharpImageProcessor } from '@thumbnail/imaging';
+import { ImageProcessor } from '@thumbnail/imaging';
+import { createImageProcessor } from '@thumbnail/imaging/processors';
 import { createRedisConnection, THUMBNAIL_QUEUE } from '@thumbnail/jobs';
 import { MetricsModule } from '@thumbnail/metrics';
 import { HealthController, InfrastructureModule, logDestination, pinoOptions } from '@thumbnail/runtime';
@@ -34,9 +35,10 @@ export class WorkerModule {
           provide: ImageProcessor,
           inject: [APP_CONFIG],
           useFactory: (c: Env) =>
-            new SharpImageProcessor({
+            createImageProcessor({
               limitInputPixels: c.LIMIT_INPUT_PIXELS,
               timeoutSeconds: Math.max(1, Math.ceil(c.JOB_TIMEOUT_MS / 1000)),
+              smallPngFastPath: c.SMALL_PNG_FAST_PATH,
             }),
         },
         ThumbnailMakerService,

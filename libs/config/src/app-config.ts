@@ -72,6 +72,7 @@ export const envSchema = z
     MAX_UPLOAD_BYTES: integer(20 * MIB, 1, 1024 * MIB),
     LIMIT_INPUT_PIXELS: integer(40_000_000, 1, 1_000_000_000),
     JOB_TIMEOUT_MS: integer(30_000, 100, 3_600_000),
+    SMALL_PNG_FAST_PATH: flag(true),
     JOB_ATTEMPTS: integer(3, 1, 100),
     JOB_BACKOFF_MS: integer(1000, 0, 3_600_000),
     MAX_QUEUE_DEPTH: integer(10_000, 1, 100_000_000),

@@ -8,8 +8,9 @@ export interface Thumbnail {
 }
 
 /**
- * What the worker needs from an image library, in our words. `SharpImageProcessor` is the one
- * implementation; tests of callers can substitute their own.
+ * What the worker needs from an image library, in our words. `SharpImageProcessor` does every
+ * format; `SmallPngProcessor` takes small plain PNGs in front of it; tests of callers can
+ * substitute their own.
  */
 export abstract class ImageProcessor {
   /**

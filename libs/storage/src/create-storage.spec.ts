@@ -20,7 +20,7 @@ describe('createStorage', () => {
   it('gives the disk adapter rooted at STORAGE_DIR by default', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'create-storage-'));
     try {
-      storage = createStorage(envSchema.parse({ STORAGE_DIR: join(dir, 'files') }));
+      storage = await createStorage(envSchema.parse({ STORAGE_DIR: join(dir, 'files') }));
       expect(storage).toBeInstanceOf(FsStorage);
       await storage.init();
       const key = `originals/${randomUUID()}`;
@@ -41,7 +41,7 @@ describe('createStorage', () => {
     });
 
     it('gives the S3 adapter wired to every S3_* variable', async () => {
-      storage = createStorage(
+      storage = await createStorage(
         envSchema.parse({
           STORAGE_DRIVER: 's3',
           S3_ENDPOINT: s3.endpoint,

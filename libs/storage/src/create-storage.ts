@@ -1,16 +1,19 @@
 import type { Env } from '@thumbnail/config';
 import { FsStorage } from './fs-storage';
-import { S3Storage } from './s3-storage';
 import type { Storage } from './storage';
 
-/** Picks the adapter from STORAGE_DRIVER, once, at module registration; await `init()` next. */
-export function createStorage(config: Env): Storage {
+/**
+ * Picks the adapter from STORAGE_DRIVER, once, at module registration; await `init()` next.
+ * The S3 adapter is loaded only when chosen: the AWS SDK costs ~22 MiB of RSS per process.
+ */
+export async function createStorage(config: Env): Promise<Storage> {
   if (config.STORAGE_DRIVER === 'fs') return new FsStorage({ root: config.STORAGE_DIR });
   const { S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey } = config;
   // The config schema already requires both when STORAGE_DRIVER=s3; this narrows the types.
   if (!accessKeyId || !secretAccessKey) {
     throw new Error('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required when STORAGE_DRIVER=s3');
   }
+  const { S3Storage } = await import('./s3-storage');
   return new S3Storage({
     endpoint: config.S3_ENDPOINT,
     publicEndpoint: config.S3_PUBLIC_ENDPOINT,

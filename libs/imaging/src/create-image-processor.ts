@@ -1,0 +1,15 @@
+import { SharpImageProcessor, type SharpImageProcessorOptions } from './image-processor';
+import type { ImageProcessor } from './image-processor.port';
+import { SmallPngProcessor } from './small-png-processor';
+
+export interface ImageProcessorOptions extends SharpImageProcessorOptions {
+  /** Small RGBA PNGs through @napi-rs/image (SMALL_PNG_FAST_PATH); sharp does the rest. */
+  smallPngFastPath: boolean;
+}
+
+/** The worker's processor: sharp, fronted by the small-PNG fast path unless it is turned off. */
+export function createImageProcessor(options: ImageProcessorOptions): ImageProcessor {
+  const { smallPngFastPath, ...sharpOptions } = options;
+  const sharp = new SharpImageProcessor(sharpOptions);
+  return smallPngFastPath ? new SmallPngProcessor(sharp, { timeoutSeconds: sharpOptions.timeoutSeconds }) : sharp;
+}

@@ -1,0 +1,163 @@
+import { crc32 } from 'node:zlib';
+import sharp from 'sharp';
+import { pngWithIccProfile400, sixteenBitPng, truncated } from '@thumbnail/testing';
+import { InvalidImageError } from './image-errors';
+import { SharpImageProcessor } from './image-processor';
+import { ImageProcessor, type Thumbnail } from './image-processor.port';
+import { readSmallPlainPng, SMALL_PNG_MAX_PIXELS, SmallPngProcessor } from './small-png-processor';
+import type { ThumbnailPlan } from './thumbnail-plan';
+
+/** Sharp, counting how often the fast path handed an image over. */
+class CountingProcessor extends ImageProcessor {
+  calls = 0;
+  private readonly sharp = new SharpImageProcessor({ limitInputPixels: 40_000_000, timeoutSeconds: 10 });
+
+  override makeThumbnail(input: Buffer, plan: ThumbnailPlan): Promise<Thumbnail> {
+    this.calls++;
+    return this.sharp.makeThumbnail(input, plan);
+  }
+}
+
+const cover: ThumbnailPlan = { width: 100, height: 100, fit: 'cover' };
+
+/** Left half red, right half blue, a smooth alpha ramp from top to bottom. */
+function halves(width: number, height: number, channels: 3 | 4 = 4): sharp.Sharp {
+  const pixels = new Uint8Array(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * channels;
+      pixels.set(x < width / 2 ? [230, 30, 20] : [20, 40, 220], i);
+      if (channels === 4) pixels[i + 3] = 255 - Math.round((y * 155) / (height - 1));
+    }
+  }
+  return sharp(pixels, { raw: { width, height, channels } });
+}
+
+function rgbaPng(width: number, height: number): Promise<Buffer> {
+  return halves(width, height).png().toBuffer();
+}
+
+/** `png` with one more chunk right after IHDR. */
+function withChunk(png: Buffer, type: string, data: Buffer): Buffer {
+  const chunk = Buffer.alloc(12 + data.length);
+  chunk.writeUInt32BE(data.length, 0);
+  chunk.write(type, 4, 'latin1');
+  data.copy(chunk, 8);
+  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
+  const afterIhdr = 8 + 12 + png.readUInt32BE(8);
+  return Buffer.concat([png.subarray(0, afterIhdr), chunk, png.subarray(afterIhdr)]);
+}
+
+/** Mean difference of premultiplied RGBA values: invisible colour under alpha 0 does not count. */
+async function meanDifference(a: Buffer, b: Buffer): Promise<number> {
+  const [x, y] = await Promise.all([a, b].map((png) => sharp(png).ensureAlpha().raw().toBuffer()));
+  let total = 0;
+  for (let i = 0; i < x.length; i += 4) {
+    for (let channel = 0; channel < 3; channel++) {
+      total += Math.abs((x[i + channel] * x[i + 3]) / 255 - (y[i + channel] * y[i + 3]) / 255);
+    }
+    total += Math.abs(x[i + 3] - y[i + 3]);
+  }
+  return total / x.length;
+}
+
+function chunkTypes(png: Buffer): string[] {
+  const types: string[] = [];
+  for (let offset = 8; offset < png.length; offset += 12 + png.readUInt32BE(offset)) {
+    types.push(png.toString('latin1', offset + 4, offset + 8));
+  }
+  return types;
+}
+
+describe('SmallPngProcessor', () => {
+  let general: CountingProcessor;
+  let processor: SmallPngProcessor;
+  const reference = new SharpImageProcessor({ limitInputPixels: 40_000_000, timeoutSeconds: 10 });
+
+  beforeEach(() => {
+    general = new CountingProcessor();
+    processor = new SmallPngProcessor(general, { timeoutSeconds: 10 });
+  });
+
+  it.each([
+    ['a wide image, cover', 300, 100, cover],
+    ['a tall image, cover', 90, 270, cover],
+    ['an image smaller than the box, cover', 40, 30, cover],
+    ['a wide image, fill', 300, 100, { width: 120, height: 80, fit: 'fill' } as ThumbnailPlan],
+  ])('makes %s itself, as sharp would', async (_name, width, height, plan) => {
+    const input = await rgbaPng(width, height);
+    const made = await processor.makeThumbnail(input, plan);
+    expect(general.calls).toBe(0);
+    expect({ width: made.width, height: made.height }).toEqual({ width: plan.width, height: plan.height });
+    const info = await sharp(made.data).metadata();
+    expect([info.format, info.width, info.height, info.channels]).toEqual(['png', plan.width, plan.height, 4]);
+    expect(chunkTypes(made.data).filter((type) => type !== 'IDAT')).toEqual(['IHDR', 'IEND']);
+    const bySharp = await reference.makeThumbnail(input, plan);
+    expect(await meanDifference(made.data, bySharp.data)).toBeLessThan(2);
+  });
+
+  it('cuts the centre out for cover, like sharp', async () => {
+    const made = await processor.makeThumbnail(await rgbaPng(300, 100), cover);
+    const { data } = await sharp(made.data).raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => Array.from(data.subarray((y * 100 + x) * 4, (y * 100 + x) * 4 + 3));
+    // Rounding in the premultiplied resample moves a channel by a step or two, no more.
+    at(10, 50).forEach((value, channel) => expect(Math.abs(value - [230, 30, 20][channel])).toBeLessThanOrEqual(2));
+    at(90, 50).forEach((value, channel) => expect(Math.abs(value - [20, 40, 220][channel])).toBeLessThanOrEqual(2));
+  });
+
+  it('takes a PNG whose embedded profile is sRGB', async () => {
+    const made = await processor.makeThumbnail(await pngWithIccProfile400(), cover);
+    expect(general.calls).toBe(0);
+    const metadata = await sharp(made.data).metadata();
+    expect([metadata.width, metadata.height, metadata.icc]).toEqual([100, 100, undefined]);
+  });
+
+  it.each([
+    ['contain (padding is sharp’s)', () => rgbaPng(300, 100), { width: 100, height: 100, fit: 'contain' } as ThumbnailPlan],
+    ['RGB without alpha', () => halves(64, 48, 3).png().toBuffer(), cover],
+    ['16-bit', () => sixteenBitPng(), cover],
+    ['interlaced', () => halves(64, 48).png({ progressive: true }).toBuffer(), cover],
+    ['a Display P3 profile', () => halves(64, 48).withIccProfile('p3').png().toBuffer(), cover],
+    ['EXIF (it may rotate)', async () => withChunk(await rgbaPng(64, 48), 'eXIf', Buffer.from('MM\0*\0\0\0\x08\0\0', 'latin1')), cover],
+    ['an animation', async () => withChunk(await rgbaPng(64, 48), 'acTL', Buffer.from([0, 0, 0, 2, 0, 0, 0, 0])), cover],
+    ['more pixels than the fast path pays for', () => rgbaPng(1100, 1000), cover],
+    ['a JPEG', () => halves(64, 48, 3).jpeg().toBuffer(), cover],
+  ])('hands %s to sharp', async (_name, make, plan) => {
+    const made = await processor.makeThumbnail(await make(), plan);
+    expect(general.calls).toBe(1);
+    expect([made.width, made.height]).toEqual([plan.width, plan.height]);
+  });
+
+  it.each([
+    ['a corrupt pixel stream', async () => {
+      const png = await rgbaPng(64, 48);
+      const idat = png.indexOf('IDAT', 0, 'latin1');
+      const broken = Buffer.from(png);
+      broken.fill(0x55, idat + 8, idat + 40);
+      return broken;
+    }],
+    ['a truncated file', async () => truncated(await rgbaPng(64, 48), 0.6)],
+  ])('lets sharp refuse %s, with its code and wording', async (_name, make) => {
+    const error = await processor.makeThumbnail(await make(), cover).catch((caught: unknown) => caught);
+    expect(general.calls).toBe(1);
+    expect(error).toBeInstanceOf(InvalidImageError);
+  });
+});
+
+describe('readSmallPlainPng', () => {
+  it('reads the size of an 8-bit RGBA PNG up to the limit', async () => {
+    expect(readSmallPlainPng(await rgbaPng(1024, 1024))).toEqual({ width: 1024, height: 1024 });
+    expect(SMALL_PNG_MAX_PIXELS).toBe(1024 * 1024);
+    expect(readSmallPlainPng(await rgbaPng(1025, 1024))).toBeNull();
+  });
+
+  it('says no to anything that is not a whole PNG header', async () => {
+    const png = await rgbaPng(8, 8);
+    expect(readSmallPlainPng(Buffer.alloc(0))).toBeNull();
+    expect(readSmallPlainPng(png.subarray(0, 20))).toBeNull();
+    expect(readSmallPlainPng(png.subarray(0, 33))).toBeNull(); // IHDR, then nothing
+    const zeroWidth = Buffer.from(png);
+    zeroWidth.writeUInt32BE(0, 16);
+    expect(readSmallPlainPng(zeroWidth)).toBeNull();
+  });
+});
