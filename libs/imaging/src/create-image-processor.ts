@@ -11,5 +11,5 @@ export interface ImageProcessorOptions extends SharpImageProcessorOptions {
 export function createImageProcessor(options: ImageProcessorOptions): ImageProcessor {
   const { smallPngFastPath, ...sharpOptions } = options;
   const sharp = new SharpImageProcessor(sharpOptions);
-  return smallPngFastPath ? new SmallPngProcessor(sharp, { timeoutSeconds: sharpOptions.timeoutSeconds }) : sharp;
+  return smallPngFastPath ? new SmallPngProcessor(sharp) : sharp;
 }

@@ -76,7 +76,7 @@ describe('SmallPngProcessor', () => {
 
   beforeEach(() => {
     general = new CountingProcessor();
-    processor = new SmallPngProcessor(general, { timeoutSeconds: 10 });
+    processor = new SmallPngProcessor(general);
   });
 
   it.each([
