@@ -53,9 +53,11 @@ fi
 log "building api and worker"
 npx nx run-many -t build -p api worker --outputStyle=static >/dev/null
 
-setsid node dist/apps/worker/main.js &
+# Same V8 flag as the images (docker/Dockerfile says why).
+node_flags=(--max-semi-space-size=8)
+setsid node "${node_flags[@]}" dist/apps/worker/main.js &
 pids+=($!)
-setsid node dist/apps/api/main.js &
+setsid node "${node_flags[@]}" dist/apps/api/main.js &
 pids+=($!)
 
 for _ in $(seq 1 300); do
