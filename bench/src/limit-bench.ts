@@ -11,6 +11,8 @@ export interface LimitResult {
   id: string;
   /** Median of sequential makeThumbnail calls, one at a time, ms. */
   singleMs: number;
+  /** The same for SharpImageProcessor alone: the issue's "raw single-image sharp time". */
+  sharpSingleMs: number;
   singleRuns: number;
   /** makeThumbnail with `cores` calls in flight, in this one process. */
   saturation: Omit<ClosedLoopResult, 'latenciesMs'>;
@@ -56,15 +58,22 @@ export async function measureLimit(images: CorpusImage[], settings: BenchSetting
   }
   return results;
 
+  /** One makeThumbnail at a time (after three warm-up calls), wall ms each. */
+  async function singleTimes(run: ImageProcessor, image: CorpusImage): Promise<number[]> {
+    const times: number[] = [];
+    const end = performance.now() + settings.limit.singleMs;
+    for (let call = 0; call < settings.limit.singleRuns + 3 && performance.now() < end; call++) {
+      const started = performance.now();
+      await run.makeThumbnail(image.data, plan);
+      if (call >= 3) times.push(performance.now() - started);
+    }
+    return times;
+  }
+
   async function measureOne(image: CorpusImage): Promise<LimitResult> {
     const quietWait = await gate.wait();
-    const single: number[] = [];
-    const singleEnd = performance.now() + settings.limit.singleMs;
-    for (let run = 0; run < settings.limit.singleRuns + 3 && performance.now() < singleEnd; run++) {
-      const started = performance.now();
-      await processor.makeThumbnail(image.data, plan);
-      if (run >= 3) single.push(performance.now() - started);
-    }
+    const single = await singleTimes(processor, image);
+    const sharpSingle = await singleTimes(sharpAlone, image);
 
     const meter = new ResourceMeter([]);
     let resources: ResourceWindow | null = null;
@@ -103,6 +112,7 @@ export async function measureLimit(images: CorpusImage[], settings: BenchSetting
       id: image.id,
       singleMs: median(single),
       singleRuns: single.length,
+      sharpSingleMs: median(sharpSingle),
       saturation,
       cpuMsPerThumb: window && saturation.completed > 0 ? (window.benchCpuSeconds * 1000) / saturation.completed : NaN,
       resources: window,

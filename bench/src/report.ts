@@ -27,6 +27,8 @@ export interface ImageRow {
   bytes: number;
   /** makeThumbnail alone, median, ms. */
   singleMs: number;
+  /** SharpImageProcessor alone, one image, median, ms: the p50 budget's base. */
+  sharpSingleMs: number;
   /** Thumbnails per second. */
   limit: number;
   /** SharpImageProcessor alone: the limit without the small-PNG fast path. */
@@ -35,6 +37,8 @@ export interface ImageRow {
   nginx: number | null;
   service: Record<StorageMode, number | null>;
   serviceOverLimit: Record<StorageMode, number | null>;
+  /** Service over sharp alone: the issue's "raw sharp limit". */
+  serviceOverSharp: Record<StorageMode, number | null>;
   serviceOverNginx: Record<StorageMode, number | null>;
 }
 
@@ -86,12 +90,14 @@ export function imageRows(corpus: CorpusImage[], limit: LimitResult[], peer: Pee
       description: image.description,
       bytes: image.data.length,
       singleMs: lim?.singleMs ?? NaN,
+      sharpSingleMs: lim?.sharpSingleMs ?? NaN,
       limit: lim?.saturation.perSecond ?? NaN,
       sharp: lim?.sharp.perSecond ?? NaN,
       bare: lim?.bare.perSecond ?? NaN,
       nginx,
       service: rates,
       serviceOverLimit: { fs: ratio(rates.fs, lim?.saturation.perSecond), s3: ratio(rates.s3, lim?.saturation.perSecond) },
+      serviceOverSharp: { fs: ratio(rates.fs, lim?.sharp.perSecond), s3: ratio(rates.s3, lim?.sharp.perSecond) },
       serviceOverNginx: { fs: ratio(rates.fs, nginx), s3: ratio(rates.s3, nginx) },
     };
   });
@@ -125,15 +131,24 @@ export function targetVerdicts(rows: ImageRow[], service: BenchReport['service']
   for (const mode of MODES) {
     if (!service[mode]) continue;
     for (const row of rows) {
-      verdicts.push(verdict('service >= 0.8 x limit (ratio)', `${row.id} ${mode}`, row.serviceOverLimit[mode], TARGETS.serviceOverLimit, 'atLeast'));
+      verdicts.push(verdict('service >= 0.8 x sharp alone (ratio)', `${row.id} ${mode}`, row.serviceOverSharp[mode], TARGETS.serviceOverLimit, 'atLeast'));
+    }
+    for (const row of rows) {
+      verdicts.push(verdict('service >= 0.8 x limit, fastest in-process (ratio)', `${row.id} ${mode}`, row.serviceOverLimit[mode], TARGETS.serviceOverLimit, 'atLeast'));
     }
     for (const row of rows) {
       verdicts.push(verdict('service beats nginx (ratio)', `${row.id} ${mode}`, row.serviceOverNginx[mode], TARGETS.serviceOverPeer, 'above'));
     }
     for (const row of rows) {
       const p50 = serviceImage(service, mode, row.id)?.light.latencyMs.p50 ?? null;
+      const budget = TARGETS.p50Factor * row.sharpSingleMs + TARGETS.p50SlackMs;
+      verdicts.push(verdict(`light p50 <= 2 x sharp single + 10 ms`, `${row.id} ${mode}`, p50, budget, 'atMost', ' ms'));
+    }
+    for (const row of rows) {
+      // The same budget from the worker's own processor, stricter where the fast path is quicker.
+      const p50 = serviceImage(service, mode, row.id)?.light.latencyMs.p50 ?? null;
       const budget = TARGETS.p50Factor * row.singleMs + TARGETS.p50SlackMs;
-      verdicts.push(verdict(`light p50 <= 2 x single + 10 ms`, `${row.id} ${mode}`, p50, budget, 'atMost', ' ms'));
+      verdicts.push(verdict(`light p50 <= 2 x limit single + 10 ms`, `${row.id} ${mode}`, p50, budget, 'atMost', ' ms'));
     }
     const p99 = serviceImage(service, mode, P99_TARGET_IMAGE)?.light.latencyMs.p99 ?? null;
     verdicts.push(verdict('light p99 < 100 ms', `${P99_TARGET_IMAGE} ${mode}`, p99, TARGETS.p99Ms, 'below', ' ms'));
@@ -189,24 +204,28 @@ export function renderReport(report: BenchReport): string {
   );
   out.push(
     table(
-      ['image', 'limit', 'sharp', 'bare', 'nginx', 'fs', 's3', 'fs/limit', 's3/limit', 'fs/nginx', 's3/nginx'],
+      ['image', 'limit', 'sharp', 'bare', 'nginx', 'fs', 's3', 'fs/limit', 's3/limit', 'fs/sharp', 's3/sharp', 'fs/nginx', 's3/nginx'],
       report.rows.map((r) => [
         r.id, fmt(r.limit), fmt(r.sharp), fmt(r.bare), fmt(r.nginx), fmt(r.service.fs), fmt(r.service.s3),
-        fmt(r.serviceOverLimit.fs, 2), fmt(r.serviceOverLimit.s3, 2), fmt(r.serviceOverNginx.fs, 2), fmt(r.serviceOverNginx.s3, 2),
+        fmt(r.serviceOverLimit.fs, 2), fmt(r.serviceOverLimit.s3, 2), fmt(r.serviceOverSharp.fs, 2), fmt(r.serviceOverSharp.s3, 2),
+        fmt(r.serviceOverNginx.fs, 2), fmt(r.serviceOverNginx.s3, 2),
       ]),
     ),
   );
 
   out.push('');
-  out.push(`Latency, ms, from POST to the GET ?wait that saw "complete", at ${s.service.lightRatePerSecond}/s open loop (single = one makeThumbnail alone)`);
+  out.push(
+    `Latency, ms, from POST to the GET ?wait that saw "complete", at ${s.service.lightRatePerSecond}/s open loop ` +
+      `(single = one makeThumbnail alone, the worker's / sharp alone; p50 budget = 2 x sharp single + 10 ms)`,
+  );
   out.push(
     table(
-      ['image', 'single', 'p50 budget', 'fs p50', 'fs p95', 'fs p99', 'fs n', 's3 p50', 's3 p95', 's3 p99', 's3 n', 'fs sat p50'],
+      ['image', 'single', 'sharp single', 'p50 budget', 'fs p50', 'fs p95', 'fs p99', 'fs n', 's3 p50', 's3 p95', 's3 p99', 's3 n', 'fs sat p50'],
       report.rows.map((r) => {
         const fs = serviceImage(report.service, 'fs', r.id);
         const s3 = serviceImage(report.service, 's3', r.id);
         return [
-          r.id, fmt(r.singleMs), fmt(TARGETS.p50Factor * r.singleMs + TARGETS.p50SlackMs),
+          r.id, fmt(r.singleMs), fmt(r.sharpSingleMs), fmt(TARGETS.p50Factor * r.sharpSingleMs + TARGETS.p50SlackMs),
           fmt(fs?.light.latencyMs.p50), fmt(fs?.light.latencyMs.p95), fmt(fs?.light.latencyMs.p99), String(fs?.light.latencyMs.n ?? 'n/a'),
           fmt(s3?.light.latencyMs.p50), fmt(s3?.light.latencyMs.p95), fmt(s3?.light.latencyMs.p99), String(s3?.light.latencyMs.n ?? 'n/a'),
           fmt(fs?.saturation.latencyMs.p50),
@@ -225,7 +244,7 @@ export function renderReport(report: BenchReport): string {
       phaseRows.push([`${image.id} ${mode}`, fmt(image.light.latencyMs.p50), fmt(p?.upload), fmt(p?.queued), fmt(p?.processing), fmt(single), fmt(p?.notify)]);
     }
   }
-  out.push(table(['image mode', 'p50', 'upload', 'queued', 'processing', '(of which sharp alone)', 'notify'], phaseRows));
+  out.push(table(['image mode', 'p50', 'upload', 'queued', 'processing', '(of which makeThumbnail)', 'notify'], phaseRows));
 
   out.push('');
   out.push(
