@@ -53,11 +53,10 @@ fi
 log "building api and worker"
 npx nx run-many -t build -p api worker --outputStyle=static >/dev/null
 
-# Same V8 flag as the images (docker/Dockerfile says why).
-node_flags=(--max-semi-space-size=8)
-setsid node "${node_flags[@]}" dist/apps/worker/main.js &
+setsid node dist/apps/worker/main.js &
 pids+=($!)
-setsid node "${node_flags[@]}" dist/apps/api/main.js &
+# The API image's V8 flag (docker/Dockerfile says why).
+setsid node --max-semi-space-size=8 dist/apps/api/main.js &
 pids+=($!)
 
 for _ in $(seq 1 300); do

@@ -35,8 +35,9 @@ export function builtApp(name: AppName): string {
 export async function startApp(name: AppName, env: Record<string, string>, options: { port?: number } = {}): Promise<RunningApp> {
   const port = options.port ?? (await freePort());
   const portVariable = name === 'api' ? 'PORT' : 'WORKER_PORT';
-  // The V8 flag the images and `npm start` use (docker/Dockerfile says why).
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', builtApp(name)], {
+  // The API's V8 flag, as its image and `npm start` set it (docker/Dockerfile says why).
+  const nodeFlags = name === 'api' ? ['--max-semi-space-size=8'] : [];
+  const child = spawn(process.execPath, [...nodeFlags, builtApp(name)], {
     cwd: WORKSPACE,
     env: {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
