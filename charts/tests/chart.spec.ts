@@ -258,12 +258,12 @@ describe('monitoring files', () => {
 describe('helm test hook script', () => {
   const script = hookScript();
   const png = Buffer.from(/Buffer\.from\(\s*'([A-Za-z0-9+/=]+)'/.exec(script)?.[1] ?? '', 'base64');
-  let stub: { server: Server; url: string; outcome: 'complete' | 'failed' | 'refused'; polls: number };
+  let stub: { server: Server; url: string; outcome: 'complete' | 'failed' | 'refused'; polls: number; apiKey: string | null };
 
   beforeAll(async () => {
     const server = createServer((request, response) => void answer(request, response));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    stub = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, outcome: 'complete', polls: 0 };
+    stub = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, outcome: 'complete', polls: 0, apiKey: null };
 
     // Answers like the API: 202 with links, `?wait=` holding until done, the PNG at links.image.
     async function answer(request: IncomingMessage, response: ServerResponse) {
@@ -275,6 +275,8 @@ describe('helm test hook script', () => {
         response.end(JSON.stringify(payload));
       };
       const id = '6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77';
+      // With a key configured, every route answers 401 without exactly that key, as ApiKeyGuard does.
+      if (stub.apiKey && request.headers.authorization !== `Bearer ${stub.apiKey}`) return json(401, { error: { code: 'unauthorized' } });
       if (request.method === 'POST' && request.url === '/thumbnail') {
         const isMultipartPng = String(request.headers['content-type']).startsWith('multipart/form-data') && body.includes(png);
         if (stub.outcome === 'refused' || !isMultipartPng) return json(503, { error: { code: 'service_unavailable' } });
@@ -297,11 +299,11 @@ describe('helm test hook script', () => {
     await new Promise((resolve) => stub.server.close(resolve));
   });
 
-  const runHook = async () => {
+  const runHook = async (env: Record<string, string> = {}) => {
     stub.polls = 0;
     try {
       const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
-        env: { API_URL: stub.url, TIMEOUT_SECONDS: '10' },
+        env: { API_URL: stub.url, TIMEOUT_SECONDS: '10', ...env },
         timeout: 30_000,
       });
       return { code: 0, output: stdout };
@@ -336,6 +338,34 @@ describe('helm test hook script', () => {
     const result = await runHook();
     expect(result.code).toBe(1);
     expect(result.output).toContain('upload refused');
+  });
+
+  describe('on a release with API keys on', () => {
+    beforeAll(() => {
+      stub.apiKey = 'test-key-123';
+      stub.outcome = 'complete';
+    });
+    afterAll(() => {
+      stub.apiKey = null;
+    });
+
+    it('passes with the key from tests.apiKey, sent on every request', async () => {
+      const result = await runHook({ API_KEY: 'test-key-123' });
+      expect(result.output).toContain('thumbnail ok');
+      expect(result.code).toBe(0);
+    });
+
+    it('fails without a key, naming the value to set', async () => {
+      const result = await runHook();
+      expect(result.code).toBe(1);
+      expect(result.output).toContain('tests.apiKey.existingSecret');
+    });
+
+    it('fails with a wrong key, saying it was refused', async () => {
+      const result = await runHook({ API_KEY: 'wrong' });
+      expect(result.code).toBe(1);
+      expect(result.output).toContain('refused the key');
+    });
   });
 });
 
