@@ -10,13 +10,15 @@ describe('loadConfig', () => {
     expect(config.LIMIT_INPUT_PIXELS).toBe(40_000_000);
     expect(config.S3_FORCE_PATH_STYLE).toBe(false);
     expect(config.S3_SSE).toBeUndefined();
+    expect(config.SMALL_PNG_FAST_PATH).toBe(true);
   });
 
   it('coerces numbers and flags', () => {
-    const config = loadConfig({ PORT: '8080', S3_FORCE_PATH_STYLE: 'true', S3_CREATE_BUCKET: '0' });
+    const config = loadConfig({ PORT: '8080', S3_FORCE_PATH_STYLE: 'true', S3_CREATE_BUCKET: '0', SMALL_PNG_FAST_PATH: 'false' });
     expect(config.PORT).toBe(8080);
     expect(config.S3_FORCE_PATH_STYLE).toBe(true);
     expect(config.S3_CREATE_BUCKET).toBe(false);
+    expect(config.SMALL_PNG_FAST_PATH).toBe(false);
   });
 
   it('names the variable and the value that is wrong', () => {
