@@ -1,10 +1,10 @@
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
-import { pngWithIccProfile400, sixteenBitPng, truncated } from '@thumbnail/testing';
+import { mulberry32, pngWithIccProfile400, sixteenBitPng, truncated } from '@thumbnail/testing';
 import { InvalidImageError } from './image-errors';
 import { SharpImageProcessor } from './image-processor';
 import { ImageProcessor, type Thumbnail } from './image-processor.port';
-import { readSmallPlainPng, SMALL_PNG_MAX_PIXELS, SmallPngProcessor } from './small-png-processor';
+import { hasIntactChunks, readSmallPlainPng, SMALL_PNG_MAX_PIXELS, SmallPngProcessor } from './small-png-processor';
 import type { ThumbnailPlan } from './thumbnail-plan';
 
 /** Sharp, counting how often the fast path handed an image over. */
@@ -141,6 +141,89 @@ describe('SmallPngProcessor', () => {
     const error = await processor.makeThumbnail(await make(), cover).catch((caught: unknown) => caught);
     expect(general.calls).toBe(1);
     expect(error).toBeInstanceOf(InvalidImageError);
+  });
+});
+
+/** Every chunk's CRC recomputed, so a mutation reaches the zlib and filter layers. */
+function withFixedCrcs(png: Buffer): Buffer {
+  for (let offset = 8; offset + 12 <= png.length; ) {
+    const length = png.readUInt32BE(offset);
+    if (offset + 12 + length > png.length) break;
+    png.writeUInt32BE(crc32(png.subarray(offset + 4, offset + 8 + length)), offset + 8 + length);
+    offset += 12 + length;
+  }
+  return png;
+}
+
+describe('SmallPngProcessor on mutated PNGs (seeded fuzz)', () => {
+  const reference = new SharpImageProcessor({ limitInputPixels: 40_000_000, timeoutSeconds: 10 });
+
+  async function fuzz(seed: number, runs: number, fixCrcs: boolean) {
+    const random = mulberry32(seed);
+    const pixels = new Uint8Array(64 * 48 * 4).map((_, i) => (i % 4 === 3 ? 200 : Math.floor(random() * 256)));
+    const base = await sharp(pixels, { raw: { width: 64, height: 48, channels: 4 } }).png({ adaptiveFiltering: true }).toBuffer();
+    const general = new CountingProcessor();
+    const processor = new SmallPngProcessor(general);
+    const outcomes: { ours: Thumbnail | unknown; sharps: boolean }[] = [];
+    for (let run = 0; run < runs; run++) {
+      const mutated = Buffer.from(base);
+      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) {
+        mutated[33 + Math.floor(random() * (mutated.length - 33))] = Math.floor(random() * 256);
+      }
+      if (fixCrcs) withFixedCrcs(mutated);
+      const [ours, sharps] = await Promise.all([
+        processor.makeThumbnail(mutated, cover).catch((error: unknown) => error),
+        reference.makeThumbnail(mutated, cover).then(() => true, () => false),
+      ]);
+      outcomes.push({ ours, sharps });
+    }
+    return { outcomes, handedToSharp: general.calls };
+  }
+
+  const isThumbnail = (value: unknown): value is Thumbnail =>
+    typeof value === 'object' && value !== null && 'data' in value && (value as Thumbnail).width === 100;
+
+  it('damaged in transit (CRCs broken): accepts and refuses exactly what sharp does', async () => {
+    const { outcomes } = await fuzz(2024, 200, false);
+    const disagreements = outcomes.filter(({ ours, sharps }) => isThumbnail(ours) !== sharps);
+    expect(disagreements).toEqual([]);
+  });
+
+  it('altered with valid CRCs: never crashes, always a 100x100 PNG or a classified refusal', async () => {
+    // The documented difference (hasIntactChunks): some of these get a thumbnail here and a
+    // refusal from sharp. Whatever happens must still be one of the two clean outcomes.
+    const { outcomes, handedToSharp } = await fuzz(7, 200, true);
+    for (const { ours } of outcomes) {
+      if (isThumbnail(ours)) {
+        expect(chunkTypes(ours.data)[0]).toBe('IHDR');
+        expect([ours.width, ours.height]).toEqual([100, 100]);
+      } else {
+        expect(ours).toBeInstanceOf(InvalidImageError);
+      }
+    }
+    // Both outcomes were reached, and the fast path itself made some of the thumbnails.
+    expect(outcomes.some(({ ours }) => isThumbnail(ours))).toBe(true);
+    expect(outcomes.some(({ ours }) => !isThumbnail(ours))).toBe(true);
+    expect(handedToSharp).toBeLessThan(outcomes.length);
+  });
+});
+
+describe('hasIntactChunks', () => {
+  it('accepts a whole PNG and refuses a broken critical CRC or a missing IEND', async () => {
+    const png = await rgbaPng(64, 48);
+    expect(hasIntactChunks(png)).toBe(true);
+    const idat = png.indexOf('IDAT', 0, 'latin1');
+    const damaged = Buffer.from(png);
+    damaged[idat + 10] ^= 0x01;
+    expect(hasIntactChunks(damaged)).toBe(false);
+    expect(hasIntactChunks(png.subarray(0, png.length - 12))).toBe(false);
+  });
+
+  it('lets a broken CRC on an ancillary chunk through, as libpng does', async () => {
+    const png = withChunk(await rgbaPng(64, 48), 'tEXt', Buffer.from('Comment\0hello', 'latin1'));
+    const text = png.indexOf('tEXt', 0, 'latin1');
+    png[text + 6] ^= 0x01;
+    expect(hasIntactChunks(png)).toBe(true);
   });
 });
 

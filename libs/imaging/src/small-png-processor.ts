@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { CompressionType, FastResizeFilter, FilterType, ResizeFit, Transformer } from '@napi-rs/image';
 import { ascii, u32be, u8 } from './byte-reading';
 import { readEmbeddedColourProfile } from './embedded-colour-profile';
@@ -7,8 +8,8 @@ import type { ThumbnailPlan } from './thumbnail-plan';
 
 /**
  * Largest input the fast path takes. Measured here against sharp for RGBA PNGs made into
- * 100x100 thumbnails: 400x400 costs 2.5 ms CPU instead of 9.4, and the gap closes towards
- * 1 MP, past which libvips' streaming decode is as fast and lighter on memory.
+ * 100x100 thumbnails: 400x400 costs 2.6 ms CPU instead of 8.8, 1024x768 17 instead of 30;
+ * at 2000x2000 sharp is faster.
  */
 export const SMALL_PNG_MAX_PIXELS = 1024 * 1024;
 
@@ -36,7 +37,7 @@ export class SmallPngProcessor extends ImageProcessor {
 
   override async makeThumbnail(input: Buffer, plan: ThumbnailPlan): Promise<Thumbnail> {
     const png = plan.fit === 'contain' ? null : readSmallPlainPng(input);
-    if (png) {
+    if (png && hasIntactChunks(input)) {
       try {
         return await this.thumbnail(input, png, plan);
       } catch {
@@ -76,6 +77,35 @@ export class SmallPngProcessor extends ImageProcessor {
 interface PngSize {
   width: number;
   height: number;
+}
+
+const CRITICAL_CHUNKS = new Set(['IHDR', 'PLTE', 'IDAT', 'IEND']);
+
+/**
+ * Whole chunks up to IEND, and a valid CRC on every critical one: what a file damaged in
+ * transfer or storage, or cut short, fails. (The Rust decoder checks CRCs too; this makes the
+ * rule ours and costs ~0.05 ms per 100 KB.)
+ *
+ * What it does not check, by measurement: zlib's Adler-32 and the row filter bytes, which
+ * libpng does and the Rust decoder does not. Checking them means inflating the image a second
+ * time, ~2 ms for 400x400 and ~20 ms for 1024x768 here, which cost the fast path its whole gain
+ * (400x400: 143/s with the check, 156/s for sharp, 593/s without). So a PNG whose CRCs are all
+ * valid but whose compressed data was altered (made so on purpose, or by a broken encoder) gets
+ * a thumbnail of whatever pixels it decodes to, where sharp would refuse it: in a seeded fuzz of
+ * 3,000 such files, a third. Files with a broken CRC or cut short fail as before.
+ */
+export function hasIntactChunks(input: Buffer): boolean {
+  let offset = 8;
+  while (offset + 12 <= input.length) {
+    const length = input.readUInt32BE(offset);
+    const type = input.toString('latin1', offset + 4, offset + 8);
+    const end = offset + 12 + length;
+    if (end > input.length) return false;
+    if (CRITICAL_CHUNKS.has(type) && crc32(input.subarray(offset + 4, end - 4)) !== input.readUInt32BE(end - 4)) return false;
+    if (type === 'IEND') return true;
+    offset = end;
+  }
+  return false;
 }
 
 /**
