@@ -22,13 +22,13 @@ const COLOUR_TYPE_RGBA = 6;
  * Why a second decoder: for these images libvips' fixed costs dominate (a byte-at-a-time
  * Paeth unfilter in the bundled libpng, per-pipeline setup, float alpha premultiplication; see
  * bench/upstream/png-decode.md), and the Rust `png` crate with fast_image_resize does the same
- * thumbnail in about a quarter of the CPU. Everything else goes to `general` (sharp), which
+ * thumbnail in about a third of the CPU. Everything else goes to `general` (sharp), which
  * stays the engine for JPEG, WebP, large images and colour management.
  *
  * Only inputs whose result is the same as sharp's are taken: 8-bit RGBA, not interlaced, no
- * colour profile other than sRGB, no EXIF (PNG orientation), not animated, cover or fill. Any
- * error here, including on corrupt data, hands the input to `general`, so refusals keep sharp's
- * strictness, codes and wording.
+ * colour profile other than sRGB, no EXIF (PNG orientation), not animated, cover or fill, whole
+ * chunks with valid CRCs. Any error here, including on corrupt data, hands the input to
+ * `general`, so refusals keep sharp's codes and wording (hasIntactChunks says what differs).
  */
 export class SmallPngProcessor extends ImageProcessor {
   constructor(private readonly general: ImageProcessor) {
