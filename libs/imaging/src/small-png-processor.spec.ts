@@ -1,6 +1,13 @@
-import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
-import { mulberry32, pngWithIccProfile400, sixteenBitPng, truncated } from '@thumbnail/testing';
+import {
+  mulberry32,
+  pngChunks,
+  pngWithIccProfile400,
+  sixteenBitPng,
+  truncated,
+  withFixedPngCrcs,
+  withPngChunkAfterIhdr,
+} from '@thumbnail/testing';
 import { InvalidImageError } from './image-errors';
 import { SharpImageProcessor } from './image-processor';
 import { ImageProcessor, type Thumbnail } from './image-processor.port';
@@ -37,17 +44,6 @@ function rgbaPng(width: number, height: number): Promise<Buffer> {
   return halves(width, height).png().toBuffer();
 }
 
-/** `png` with one more chunk right after IHDR. */
-function withChunk(png: Buffer, type: string, data: Buffer): Buffer {
-  const chunk = Buffer.alloc(12 + data.length);
-  chunk.writeUInt32BE(data.length, 0);
-  chunk.write(type, 4, 'latin1');
-  data.copy(chunk, 8);
-  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
-  const afterIhdr = 8 + 12 + png.readUInt32BE(8);
-  return Buffer.concat([png.subarray(0, afterIhdr), chunk, png.subarray(afterIhdr)]);
-}
-
 /** Mean difference of premultiplied RGBA values: invisible colour under alpha 0 does not count. */
 async function meanDifference(a: Buffer, b: Buffer): Promise<number> {
   const [x, y] = await Promise.all([a, b].map((png) => sharp(png).ensureAlpha().raw().toBuffer()));
@@ -62,11 +58,7 @@ async function meanDifference(a: Buffer, b: Buffer): Promise<number> {
 }
 
 function chunkTypes(png: Buffer): string[] {
-  const types: string[] = [];
-  for (let offset = 8; offset < png.length; offset += 12 + png.readUInt32BE(offset)) {
-    types.push(png.toString('latin1', offset + 4, offset + 8));
-  }
-  return types;
+  return pngChunks(png).map((chunk) => chunk.type);
 }
 
 describe('SmallPngProcessor', () => {
@@ -118,8 +110,8 @@ describe('SmallPngProcessor', () => {
     ['16-bit', () => sixteenBitPng(), cover],
     ['interlaced', () => halves(64, 48).png({ progressive: true }).toBuffer(), cover],
     ['a Display P3 profile', () => halves(64, 48).withIccProfile('p3').png().toBuffer(), cover],
-    ['EXIF (it may rotate)', async () => withChunk(await rgbaPng(64, 48), 'eXIf', Buffer.from('MM\0*\0\0\0\x08\0\0', 'latin1')), cover],
-    ['an animation', async () => withChunk(await rgbaPng(64, 48), 'acTL', Buffer.from([0, 0, 0, 2, 0, 0, 0, 0])), cover],
+    ['EXIF (it may rotate)', async () => withPngChunkAfterIhdr(await rgbaPng(64, 48), 'eXIf', Buffer.from('MM\0*\0\0\0\x08\0\0', 'latin1')), cover],
+    ['an animation', async () => withPngChunkAfterIhdr(await rgbaPng(64, 48), 'acTL', Buffer.from([0, 0, 0, 2, 0, 0, 0, 0])), cover],
     ['more pixels than the fast path pays for', () => rgbaPng(1100, 1000), cover],
     ['a JPEG', () => halves(64, 48, 3).jpeg().toBuffer(), cover],
   ])('hands %s to sharp', async (_name, make, plan) => {
@@ -144,17 +136,6 @@ describe('SmallPngProcessor', () => {
   });
 });
 
-/** Every chunk's CRC recomputed, so a mutation reaches the zlib and filter layers. */
-function withFixedCrcs(png: Buffer): Buffer {
-  for (let offset = 8; offset + 12 <= png.length; ) {
-    const length = png.readUInt32BE(offset);
-    if (offset + 12 + length > png.length) break;
-    png.writeUInt32BE(crc32(png.subarray(offset + 4, offset + 8 + length)), offset + 8 + length);
-    offset += 12 + length;
-  }
-  return png;
-}
-
 describe('SmallPngProcessor on mutated PNGs (seeded fuzz)', () => {
   const reference = new SharpImageProcessor({ limitInputPixels: 40_000_000, timeoutSeconds: 10 });
 
@@ -170,7 +151,7 @@ describe('SmallPngProcessor on mutated PNGs (seeded fuzz)', () => {
       for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) {
         mutated[33 + Math.floor(random() * (mutated.length - 33))] = Math.floor(random() * 256);
       }
-      if (fixCrcs) withFixedCrcs(mutated);
+      if (fixCrcs) withFixedPngCrcs(mutated);
       const [ours, sharps] = await Promise.all([
         processor.makeThumbnail(mutated, cover).catch((error: unknown) => error),
         reference.makeThumbnail(mutated, cover).then(() => true, () => false),
@@ -220,7 +201,7 @@ describe('hasIntactChunks', () => {
   });
 
   it('lets a broken CRC on an ancillary chunk through, as libpng does', async () => {
-    const png = withChunk(await rgbaPng(64, 48), 'tEXt', Buffer.from('Comment\0hello', 'latin1'));
+    const png = withPngChunkAfterIhdr(await rgbaPng(64, 48), 'tEXt', Buffer.from('Comment\0hello', 'latin1'));
     const text = png.indexOf('tEXt', 0, 'latin1');
     png[text + 6] ^= 0x01;
     expect(hasIntactChunks(png)).toBe(true);

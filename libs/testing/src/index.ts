@@ -3,3 +3,4 @@ export * from './redis-server';
 export * from './s3rver-harness';
 export * from './image-fixtures';
 export * from './app-process';
+export * from './png-chunks';

@@ -4,17 +4,9 @@
  */
 import { openSync, readSync, closeSync } from 'node:fs';
 import { crc32, deflateSync } from 'node:zlib';
+import { pngChunk, pngChunks, type PngChunkAt } from '@thumbnail/testing';
 
 const PNG_SIGNATURE = Buffer.from('89504e470d0a1a0a', 'hex');
-
-export function pngChunk(type: string, data: Buffer = Buffer.alloc(0)): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
 
 function ihdr(width: number, height: number, bitDepth: number, colourType: number): Buffer {
   const data = Buffer.alloc(13);
@@ -45,23 +37,6 @@ export function solidPng(width: number, height: number, colour: readonly [number
     pngChunk('IDAT', idat),
     pngChunk('IEND'),
   ]);
-}
-
-interface PngChunkAt {
-  type: string;
-  /** Offset of the chunk's length field. */
-  offset: number;
-  length: number;
-}
-
-export function pngChunks(png: Buffer): PngChunkAt[] {
-  const chunks: PngChunkAt[] = [];
-  for (let offset = 8; offset + 12 <= png.length; ) {
-    const length = png.readUInt32BE(offset);
-    chunks.push({ type: png.toString('latin1', offset + 4, offset + 8), offset, length });
-    offset += 12 + length;
-  }
-  return chunks;
 }
 
 function firstChunk(png: Buffer, type: string): PngChunkAt {
