@@ -90,24 +90,19 @@ export async function measureLimit(images: CorpusImage[], settings: BenchSetting
     });
     const window = resources as ResourceWindow | null;
 
-    const bare = await closedLoop({
-      concurrency: settings.cores,
-      warmupMs: Math.min(500, settings.limit.warmupMs),
-      measureMs: settings.limit.bareMeasureMs,
-      task: async () => {
-        await bareThumbnail(image.data, plan.width);
-        return 'complete';
-      },
-    });
-    const sharpOnly = await closedLoop({
-      concurrency: settings.cores,
-      warmupMs: Math.min(500, settings.limit.warmupMs),
-      measureMs: settings.limit.bareMeasureMs,
-      task: async () => {
-        await sharpAlone.makeThumbnail(image.data, plan);
-        return 'complete';
-      },
-    });
+    // Two ceilings at the same concurrency: sharp's cheapest pipeline, and sharp alone.
+    const ceiling = (task: () => Promise<unknown>) =>
+      closedLoop({
+        concurrency: settings.cores,
+        warmupMs: Math.min(500, settings.limit.warmupMs),
+        measureMs: settings.limit.bareMeasureMs,
+        task: async () => {
+          await task();
+          return 'complete';
+        },
+      });
+    const bare = await ceiling(() => bareThumbnail(image.data, plan.width));
+    const sharpOnly = await ceiling(() => sharpAlone.makeThumbnail(image.data, plan));
     const result: LimitResult = {
       id: image.id,
       singleMs: median(single),
