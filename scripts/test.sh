@@ -9,5 +9,9 @@ ensure_debian_package redis-server redis-server
 ensure_debian_package promtool prometheus
 ensure_node_modules
 
+# The ?wait= suite holds 2,000 connections at once; a soft limit of 1024 open files would refuse
+# them. Raise it to the hard limit (no-op where it already is).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
 # --skip-nx-cache: `npm test` always runs every check; Nx's cache is for `npx nx test <project>`.
 exec npx nx run-many -t lint test build --outputStyle=stream --skip-nx-cache "$@"

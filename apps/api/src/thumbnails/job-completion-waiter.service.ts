@@ -5,7 +5,7 @@ import { createRedisConnection, followFinishedJobs } from '@thumbnail/jobs';
 import { logErrorsQuietly } from '@thumbnail/runtime';
 
 /**
- * Lets `GET /thumbnail/:id?wait=N` hold a request until the job finishes. Workers announce
+ * Lets `?wait=N` requests (GET /thumbnail/:id and POST /thumbnail) hold until the job finishes. Workers announce
  * finished jobs on a Redis channel; each API replica wakes its own waiters. A waiting client
  * costs a map entry and a timer, no polling.
  */
@@ -13,6 +13,8 @@ import { logErrorsQuietly } from '@thumbnail/runtime';
 export class JobCompletionWaiter implements OnModuleInit, OnModuleDestroy {
   private subscriber: Redis | null = null;
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Set on shutdown: held requests are answered now and no new wait begins. */
+  private closed = false;
 
   constructor(@Inject(APP_CONFIG) private readonly config: Env) {}
 
@@ -24,15 +26,23 @@ export class JobCompletionWaiter implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closed = true;
     this.wakeAll();
     this.subscriber?.disconnect();
   }
 
+  /** True once shutdown began: a caller should answer with what it has instead of waiting. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /**
-   * Resolves on the next announcement for `jobId`, or after `ms`. Call it before reading the
-   * job's status, so an announcement between the read and the wait is not missed.
+   * Resolves on the next announcement for `jobId`, or after `ms`, or at once during shutdown.
+   * Call it before reading the job's status, so an announcement between the read and the wait
+   * is not missed.
    */
   next(jobId: string, ms: number): { done: Promise<void>; cancel: () => void } {
+    if (this.closed) return { done: Promise.resolve(), cancel: () => undefined };
     let cancel = () => undefined as void;
     const done = new Promise<void>((resolve) => {
       const set = this.waiters.get(jobId) ?? new Set();

@@ -44,25 +44,29 @@ export class ThumbnailQueryService {
     return job;
   }
 
-  /** The job, after waiting up to `waitSeconds` for it to finish. */
+  /**
+   * The job, after waiting up to `waitSeconds` for it to finish (or less, if shutdown begins).
+   * One read per wake-up: the subscription comes first, so a job finishing between the read and
+   * the wait still wakes it.
+   */
   async findWhenFinished(id: string, owner: string | null, waitSeconds: number): Promise<ThumbnailJob> {
     const deadline = Date.now() + waitSeconds * 1000;
-    let job = await this.find(id, owner);
-    while (!isFinished(job.status) && Date.now() < deadline) {
-      // Subscribe before re-reading so a completion in between is not missed.
-      const next = this.waiter.next(id, deadline - Date.now());
-      job = await this.find(id, owner).catch((error) => {
-        next.cancel();
+    for (;;) {
+      const remaining = deadline - Date.now();
+      const next = remaining > 0 && !this.waiter.isClosed ? this.waiter.next(id, remaining) : null;
+      let job: ThumbnailJob;
+      try {
+        job = await this.find(id, owner);
+      } catch (error) {
+        next?.cancel();
         throw error;
-      });
-      if (isFinished(job.status)) {
-        next.cancel();
-        break;
+      }
+      if (!next || isFinished(job.status)) {
+        next?.cancel();
+        return job;
       }
       await next.done;
-      job = await this.find(id, owner);
     }
-    return job;
   }
 
   async list(query: { limit?: unknown; cursor?: unknown; status?: unknown }, owner: string | null): Promise<{

@@ -1,7 +1,7 @@
-import { Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Logger, Param, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { JOB_STATUSES, THUMBNAIL_FITS } from '@thumbnail/jobs';
+import { isFinished, JOB_STATUSES, THUMBNAIL_FITS, type ThumbnailJob } from '@thumbnail/jobs';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { ownerOf } from '../auth/request-owner';
 import { errorExample, jobExample } from './openapi-examples';
@@ -14,6 +14,8 @@ import { ThumbnailSubmissionService } from './thumbnail-submission.service';
 @UseGuards(ApiKeyGuard)
 @Controller('thumbnail')
 export class ThumbnailsController {
+  private readonly logger = new Logger(ThumbnailsController.name);
+
   constructor(
     private readonly submission: ThumbnailSubmissionService,
     private readonly query: ThumbnailQueryService,
@@ -21,7 +23,7 @@ export class ThumbnailsController {
 
   @Post()
   @HttpCode(202)
-  @ApiOperation({ summary: 'Upload an image and queue a thumbnail job' })
+  @ApiOperation({ summary: 'Upload an image and queue a thumbnail job; with `wait`, hold the answer until it finishes' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({
     schema: {
@@ -34,10 +36,20 @@ export class ThumbnailsController {
     },
   })
   @ApiQuery({ name: 'fit', required: false, enum: THUMBNAIL_FITS })
+  @ApiQuery({
+    name: 'wait',
+    required: false,
+    description: `Seconds to hold the answer until the job finishes (max ${MAX_WAIT_SECONDS}): 201 with the finished job, or 202 when time is up`,
+  })
   @ApiResponse({
     status: 202,
-    description: 'Queued. `Location` points at the job.',
+    description: 'Queued (or, with `wait`, not finished in time). `Location` points at the job.',
     schema: { example: { data: { job_id: '6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77', status: 'waiting', links: { self: '/thumbnail/6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77', image: '/thumbnail/6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77/image' } } } },
+  })
+  @ApiResponse({
+    status: 201,
+    description: 'With `wait`: the job finished (complete or failed) in time; the job follows the links, as GET shows it.',
+    schema: { example: { data: { job_id: jobExample._id, status: 'complete', links: { self: `/thumbnail/${jobExample._id}`, image: `/thumbnail/${jobExample._id}/image` }, ...jobExample } } },
   })
   @ApiResponse({ status: 400, schema: { example: errorExample('file_required', 'Send the image as multipart/form-data in a field named "file".') } })
   @ApiResponse({ status: 413, schema: { example: errorExample('file_too_large', 'The file is larger than the limit of 20971520 bytes.') } })
@@ -49,12 +61,30 @@ export class ThumbnailsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
     @Query('fit') fit?: string,
+    @Query('wait') wait?: string,
   ) {
-    const job = await this.submission.submit(request, fit, ownerOf(request));
-    const self = `/thumbnail/${job.id}`;
+    // A bad `wait` is refused before the upload is read.
+    const seconds = parseWait(wait);
+    const owner = ownerOf(request);
+    const submitted = await this.submission.submit(request, fit, owner);
+    const self = `/thumbnail/${submitted.id}`;
+    const links = { self, image: `${self}/image` };
     void reply.header('location', self);
     // `job_id` must stay the first key: existing clients cut it out of the raw text.
-    return { data: { job_id: job.id, status: job.status, links: { self, image: `${self}/image` } } };
+    const accepted = { data: { job_id: submitted.id, status: submitted.status, links } };
+    if (seconds === 0) return accepted;
+    let job: ThumbnailJob;
+    try {
+      job = await this.query.findWhenFinished(submitted.id, owner, seconds);
+    } catch (error) {
+      // The job is queued whatever happened to the wait: answer as a plain POST would, so the
+      // client follows the job instead of uploading it again.
+      this.logger.warn({ jobId: submitted.id, reason: (error as Error).message }, 'Could not wait for a submitted job');
+      return accepted;
+    }
+    if (!isFinished(job.status)) return { data: { ...accepted.data, status: job.status } };
+    void reply.status(201);
+    return { data: { ...accepted.data, ...(await this.query.view(job, request)) } };
   }
 
   @Get()
