@@ -215,7 +215,7 @@ export function renderReport(report: BenchReport): string {
 
   out.push('');
   out.push(
-    `Latency, ms, from POST to the GET ?wait that saw "complete", at ${s.service.lightRatePerSecond}/s open loop ` +
+    `Latency, ms, from sending POST ?wait= to the answer that says "complete", at ${s.service.lightRatePerSecond}/s open loop ` +
       `(single = one makeThumbnail alone, the worker's / sharp alone; p50 budget = 2 x sharp single + 10 ms)`,
   );
   out.push(

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import type { TaskOutcome } from './load-loops';
 
-/** Longest any one request may take (a held GET is at most WAIT_SECONDS). */
+/** Longest any one request may take (a held POST or GET is at most WAIT_SECONDS). */
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /**
  * node:http with keep-alive rather than fetch: the client shares the two cores with the service,
- * and fetch (undici) costs about 1 ms more CPU per POST+GET pair here, which the service would
+ * and fetch (undici) costs about 1 ms more CPU per job here, which the service would
  * otherwise lose.
  */
 let agent = new Agent({ keepAlive: true });
@@ -33,9 +33,9 @@ function send(url: string, method: 'GET' | 'POST', upload?: MultipartUpload): Pr
   });
 }
 
-/** How long a GET may hold for completion; the API caps `wait` at its own maximum. */
+/** How long a POST or GET may hold for completion; the API caps `wait` at its own maximum. */
 const WAIT_SECONDS = 30;
-/** GETs per job before giving up: each holds up to WAIT_SECONDS. */
+/** GETs per job after the POST's own wait, before giving up: each holds up to WAIT_SECONDS. */
 const MAX_POLLS = 3;
 
 /** A multipart/form-data body with the image in the field `file`, as a browser would send it. */
@@ -80,29 +80,46 @@ interface JobRecord {
   completedAt?: string | null;
 }
 
+/** Reads the phases from a finished job's timestamps, when the caller wants them. */
+function reportPhases(job: JobRecord, sentAt: number, onPhases?: (phases: JobPhases) => void): void {
+  if (!onPhases || !job.createdAt || !job.startedAt || !job.completedAt) return;
+  const created = Date.parse(job.createdAt);
+  const started = Date.parse(job.startedAt);
+  const completed = Date.parse(job.completedAt);
+  onPhases({ upload: created - sentAt, queued: started - created, processing: completed - started, notify: Date.now() - completed });
+}
+
+function outcomeOf(job: JobRecord): TaskOutcome | null {
+  if (job.status === 'complete') return 'complete';
+  if (job.status === 'failed') return 'failed';
+  return null;
+}
+
 /**
- * One client's whole job, as a user's script does it: POST the image, then GET
+ * One client's whole job, as a user's script does it: `POST /thumbnail?wait=30`, which answers
+ * 201 with the finished job, or 202 if time ran out, after which it GETs
  * `/thumbnail/:id?wait=30` until the job is complete or failed. Throws on anything else.
  */
 export async function submitAndWait(api: string, upload: MultipartUpload, onPhases?: (phases: JobPhases) => void): Promise<TaskOutcome> {
   const sentAt = Date.now();
-  const posted = await send(`${api}/thumbnail`, 'POST', upload);
-  if (posted.status !== 202) throw new Error(`POST /thumbnail answered ${posted.status}: ${posted.text.slice(0, 200)}`);
-  const id = (JSON.parse(posted.text) as { data: { job_id: string } }).data.job_id;
+  const posted = await send(`${api}/thumbnail?wait=${WAIT_SECONDS}`, 'POST', upload);
+  if (posted.status !== 201 && posted.status !== 202) {
+    throw new Error(`POST /thumbnail answered ${posted.status}: ${posted.text.slice(0, 200)}`);
+  }
+  const answer = (JSON.parse(posted.text) as { data: JobRecord & { job_id: string } }).data;
+  const postedOutcome = outcomeOf(answer);
+  if (posted.status === 201 && postedOutcome) {
+    if (postedOutcome === 'complete') reportPhases(answer, sentAt, onPhases);
+    return postedOutcome;
+  }
+  const id = answer.job_id;
   for (let poll = 0; poll < MAX_POLLS; poll++) {
     const { status, text } = await send(`${api}/thumbnail/${id}?wait=${WAIT_SECONDS}`, 'GET');
     if (status !== 200) throw new Error(`GET /thumbnail/${id} answered ${status}: ${text.slice(0, 200)}`);
     const job = (JSON.parse(text) as { data: JobRecord }).data;
-    if (job.status === 'complete') {
-      if (onPhases && job.createdAt && job.startedAt && job.completedAt) {
-        const created = Date.parse(job.createdAt);
-        const started = Date.parse(job.startedAt);
-        const completed = Date.parse(job.completedAt);
-        onPhases({ upload: created - sentAt, queued: started - created, processing: completed - started, notify: Date.now() - completed });
-      }
-      return 'complete';
-    }
-    if (job.status === 'failed') return 'failed';
+    const outcome = outcomeOf(job);
+    if (outcome === 'complete') reportPhases(job, sentAt, onPhases);
+    if (outcome) return outcome;
   }
-  throw new Error(`job ${id} not finished after ${MAX_POLLS * WAIT_SECONDS} s`);
+  throw new Error(`job ${id} not finished after ${(MAX_POLLS + 1) * WAIT_SECONDS} s`);
 }
