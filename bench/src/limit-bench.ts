@@ -1,6 +1,6 @@
 import { loadConfig } from '@thumbnail/config';
 import type { ImageProcessor, ThumbnailPlan } from '@thumbnail/imaging';
-import { createImageProcessor, SharpImageProcessor } from '@thumbnail/imaging/processors';
+import { createImageProcessor, SharpImageProcessor } from '@thumbnail/image-processors';
 import type { BenchSettings } from './bench-settings';
 import type { CorpusImage } from './corpus';
 import { closedLoop, median, type ClosedLoopResult } from './load-loops';

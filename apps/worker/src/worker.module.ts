@@ -3,7 +3,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, ConfigModule, type Env } from '@thumbnail/config';
 import { ImageProcessor } from '@thumbnail/imaging';
-import { createImageProcessor } from '@thumbnail/imaging/processors';
+import { createImageProcessor } from '@thumbnail/image-processors';
 import { createRedisConnection, THUMBNAIL_QUEUE } from '@thumbnail/jobs';
 import { MetricsModule } from '@thumbnail/metrics';
 import { HealthController, InfrastructureModule, logDestination, pinoOptions } from '@thumbnail/runtime';

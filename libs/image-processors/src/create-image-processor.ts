@@ -1,5 +1,5 @@
+import type { ImageProcessor } from '@thumbnail/imaging';
 import { SharpImageProcessor, type SharpImageProcessorOptions } from './image-processor';
-import type { ImageProcessor } from './image-processor.port';
 import { SmallPngProcessor } from './small-png-processor';
 
 export interface ImageProcessorOptions extends SharpImageProcessorOptions {

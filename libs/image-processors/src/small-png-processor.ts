@@ -1,10 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { CompressionType, FastResizeFilter, FilterType, ResizeFit, Transformer } from '@napi-rs/image';
-import { ascii, u32be, u8 } from './byte-reading';
-import { readEmbeddedColourProfile } from './embedded-colour-profile';
-import { ImageProcessor, type Thumbnail } from './image-processor.port';
-import { isSrgbIccProfile } from './srgb-icc-profile';
-import type { ThumbnailPlan } from './thumbnail-plan';
+import { ascii, ImageProcessor, isSrgbIccProfile, readEmbeddedColourProfile, type Thumbnail, type ThumbnailPlan, u32be, u8 } from '@thumbnail/imaging';
 
 /**
  * Largest input the fast path takes. Measured here against sharp for RGBA PNGs made into

@@ -8,11 +8,9 @@ import {
   withFixedPngCrcs,
   withPngChunkAfterIhdr,
 } from '@thumbnail/testing';
-import { InvalidImageError } from './image-errors';
+import { ImageProcessor, InvalidImageError, type Thumbnail, type ThumbnailPlan } from '@thumbnail/imaging';
 import { SharpImageProcessor } from './image-processor';
-import { ImageProcessor, type Thumbnail } from './image-processor.port';
 import { hasIntactChunks, readSmallPlainPng, SMALL_PNG_MAX_PIXELS, SmallPngProcessor } from './small-png-processor';
-import type { ThumbnailPlan } from './thumbnail-plan';
 
 /** Sharp, counting how often the fast path handed an image over. */
 class CountingProcessor extends ImageProcessor {

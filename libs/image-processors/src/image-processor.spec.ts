@@ -22,9 +22,8 @@ import {
   webp,
   type Rgb,
 } from '@thumbnail/testing';
-import { ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError } from './image-errors';
+import { ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError, type ThumbnailPlan } from '@thumbnail/imaging';
 import { classifyDecodeError, SharpImageProcessor } from './image-processor';
-import type { ThumbnailPlan } from './thumbnail-plan';
 
 const processor = new SharpImageProcessor({ limitInputPixels: 40_000_000, timeoutSeconds: 10 });
 const square100: ThumbnailPlan = { width: 100, height: 100, fit: 'cover' };

@@ -1,10 +1,5 @@
 import sharp, { type FitEnum, type SharpOptions } from 'sharp';
-import { readEmbeddedColourProfile, type EmbeddedColourProfile } from './embedded-colour-profile';
-import { ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError } from './image-errors';
-import { ImageProcessor, type Thumbnail } from './image-processor.port';
-import { sniffImageType, type ImageFormat } from './sniff-image-type';
-import { isSrgbIccProfile } from './srgb-icc-profile';
-import type { ThumbnailPlan } from './thumbnail-plan';
+import { type EmbeddedColourProfile, type ImageFormat, ImageProcessor, ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError, isSrgbIccProfile, readEmbeddedColourProfile, sniffImageType, type Thumbnail, type ThumbnailPlan } from '@thumbnail/imaging';
 
 export interface SharpImageProcessorOptions {
   /** Refuse images with more pixels (width x height) than this, before decoding them. */
