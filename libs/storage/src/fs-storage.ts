@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   Storage,
   type StoredObject,
@@ -24,6 +22,13 @@ const DIR_MODE = 0o700;
 /** Writes in progress. No key can name it (key prefixes are `[a-z]+`). */
 const TMP_DIR = '.tmp';
 const STALE_TMP_MS = 60 * 60 * 1000;
+/**
+ * Incoming chunks are gathered up to this size and written with one writev: an upload arrives in
+ * 64 KiB socket reads, and a write per read (as a WriteStream does) cost the API ~20% more CPU
+ * per multi-megabyte upload (measured: 1 MiB batches gained no more than these, and hold four
+ * times the memory per upload in flight).
+ */
+const WRITE_BATCH_BYTES = 256 * 1024;
 
 /**
  * Objects as files under one root directory: the embedded default, for a single host (or a
@@ -69,12 +74,9 @@ export class FsStorage extends Storage {
       await this.makeDir(join(this.root, TMP_DIR));
       await this.makeDir(dirname(target));
       tmp = join(this.root, TMP_DIR, randomUUID());
-      // `flush` fsyncs before close, so a crash right after the rename cannot leave an empty
-      // file under the final name.
-      const file = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE, flush: true });
-      await pipeline(body, file);
+      const bytes = await writeDurably(tmp, body);
       await rename(tmp, target);
-      return { key, bytes: file.bytesWritten };
+      return { key, bytes };
     } catch (error) {
       body.destroy();
       // A folder removed behind our back is made again by the next put.
@@ -186,6 +188,46 @@ export class FsStorage extends Storage {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (typeof (error as NodeJS.ErrnoException | undefined)?.syscall !== 'string' || !code) return error;
     return new StorageUnavailableError(`${what} (${code})`, { cause: error });
+  }
+}
+
+/**
+ * Writes `body` to a new file at `path` (which must not exist) and fsyncs it before closing, so
+ * a crash right after the caller's rename cannot leave an empty file under the final name.
+ * Reading waits for each write, so a slow disk slows the sender instead of filling memory.
+ */
+async function writeDurably(path: string, body: Readable): Promise<number> {
+  const file = await open(path, 'wx', FILE_MODE);
+  try {
+    let bytes = 0;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes < WRITE_BATCH_BYTES) continue;
+      await writeFully(file, batch, batchBytes);
+      bytes += batchBytes;
+      batch = [];
+      batchBytes = 0;
+    }
+    if (batchBytes > 0) await writeFully(file, batch, batchBytes);
+    bytes += batchBytes;
+    await file.sync();
+    return bytes;
+  } finally {
+    await file.close();
+  }
+}
+
+/** writev, then the rest if it wrote less (the disk filled up part-way): that write fails with the reason. */
+async function writeFully(file: FileHandle, chunks: Buffer[], length: number): Promise<void> {
+  const { bytesWritten } = await file.writev(chunks);
+  let rest = bytesWritten < length ? Buffer.concat(chunks, length).subarray(bytesWritten) : null;
+  while (rest && rest.length > 0) {
+    const written = (await file.write(rest)).bytesWritten;
+    if (written === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO', syscall: 'write' });
+    rest = rest.subarray(written);
   }
 }
 
