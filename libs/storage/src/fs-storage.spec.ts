@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -115,5 +116,51 @@ describe('FsStorage.init', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+/** Mounts a tmpfs of `size` at a fresh folder; null (with the reason) where mounting is not allowed. */
+function mountSmallDisk(size: string): { dir: string; unmount: () => void } | { dir: null; reason: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-storage-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    return { dir: null, reason: String((error as { stderr?: Buffer }).stderr ?? error).trim() };
+  }
+  return {
+    dir,
+    unmount: () => {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('FsStorage on a full disk (an 800 KiB tmpfs)', () => {
+  const disk = mountSmallDisk('800k');
+  if (!disk.dir) {
+    console.log(`Skipping the full-disk tests: mounting a tmpfs needs root (${disk.reason})`);
+    return;
+  }
+  afterAll(() => disk.unmount());
+  const storage = new FsStorage({ root: disk.dir });
+
+  it('refuses a put the disk cannot hold with StorageUnavailableError (ENOSPC), keeping nothing', async () => {
+    // 900 KiB: three whole 256 KiB batches fit, the last one only in part (a short write that
+    // must not pass for success).
+    const key = `originals/${randomUUID()}`;
+    const put = storage.put(key, chunked(randomBytes(900 * 1024), 64 * 1024));
+    await expect(put).rejects.toThrow(StorageUnavailableError);
+    await expect(put).rejects.toThrow(/ENOSPC/);
+    expect(await storage.head(key)).toBeNull();
+    expect(await readdir(join(disk.dir, '.tmp'))).toEqual([]);
+  });
+
+  it('takes the next put that fits once the failed one is cleaned up', async () => {
+    const key = `originals/${randomUUID()}`;
+    const body = randomBytes(600 * 1024);
+    await storage.put(key, chunked(body, 64 * 1024));
+    expect((await storage.getBuffer(key)).equals(body)).toBe(true);
   });
 });
