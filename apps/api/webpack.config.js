@@ -1,5 +1,6 @@
 const { NxAppWebpackPlugin } = require('@nx/webpack/app-plugin');
 const { join } = require('path');
+const { WithoutImageLibrariesPlugin } = require('./without-image-libraries.webpack-plugin');
 
 module.exports = {
   output: {
@@ -20,6 +21,7 @@ module.exports = {
       outputHashing: 'none',
       generatePackageJson: true,
       sourceMap: true,
-    })
+    }),
+    new WithoutImageLibrariesPlugin({ projectRoot: 'apps/api' }),
   ],
 };
