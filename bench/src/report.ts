@@ -235,7 +235,7 @@ export function renderReport(report: BenchReport): string {
   );
 
   out.push('');
-  out.push('Light-load latency split by the job record\'s timestamps, medians, ms: upload = POST until the record exists (upload, checks, original stored); queued = until the worker took it; processing = read, makeThumbnail, store, record; notify = until the client\'s GET saw it');
+  out.push('Light-load latency split by the job record\'s timestamps, medians, ms: upload = POST until the record exists (upload, checks, original stored); queued = until the worker took it; processing = read, makeThumbnail, store, record; notify = until the held POST\'s answer reached the client');
   const phaseRows: string[][] = [];
   for (const mode of MODES) {
     for (const image of report.service[mode]?.images ?? []) {
