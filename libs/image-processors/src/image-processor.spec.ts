@@ -22,7 +22,13 @@ import {
   webp,
   type Rgb,
 } from '@thumbnail/testing';
-import { ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError, type ThumbnailPlan } from '@thumbnail/imaging';
+import {
+  ImageRejectedError,
+  ImageTimeoutError,
+  ImageTooLargeError,
+  InvalidImageError,
+  type ThumbnailPlan,
+} from '@thumbnail/imaging';
 import { classifyDecodeError, SharpImageProcessor } from './image-processor';
 
 const processor = new SharpImageProcessor({ limitInputPixels: 40_000_000, timeoutSeconds: 10 });

@@ -1,5 +1,18 @@
 import sharp, { type FitEnum, type SharpOptions } from 'sharp';
-import { type EmbeddedColourProfile, type ImageFormat, ImageProcessor, ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError, isSrgbIccProfile, readEmbeddedColourProfile, sniffImageType, type Thumbnail, type ThumbnailPlan } from '@thumbnail/imaging';
+import {
+  type EmbeddedColourProfile,
+  type ImageFormat,
+  ImageProcessor,
+  ImageRejectedError,
+  ImageTimeoutError,
+  ImageTooLargeError,
+  InvalidImageError,
+  isSrgbIccProfile,
+  readEmbeddedColourProfile,
+  sniffImageType,
+  type Thumbnail,
+  type ThumbnailPlan,
+} from '@thumbnail/imaging';
 
 export interface SharpImageProcessorOptions {
   /** Refuse images with more pixels (width x height) than this, before decoding them. */

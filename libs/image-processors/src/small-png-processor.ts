@@ -1,6 +1,15 @@
 import { crc32 } from 'node:zlib';
 import { CompressionType, FastResizeFilter, FilterType, ResizeFit, Transformer } from '@napi-rs/image';
-import { ascii, ImageProcessor, isSrgbIccProfile, readEmbeddedColourProfile, type Thumbnail, type ThumbnailPlan, u32be, u8 } from '@thumbnail/imaging';
+import {
+  ascii,
+  ImageProcessor,
+  isSrgbIccProfile,
+  readEmbeddedColourProfile,
+  type Thumbnail,
+  type ThumbnailPlan,
+  u32be,
+  u8,
+} from '@thumbnail/imaging';
 
 /**
  * Largest input the fast path takes. Measured here against sharp for RGBA PNGs made into
