@@ -2,54 +2,28 @@
  * What /proc says about a process: CPU seconds (all threads, and the main JS thread alone), peak
  * and current resident memory, and the machine's busy time. Linux only, as the bench is.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-
-const CLOCK_TICKS = readClockTicks();
-
-function readClockTicks(): number {
-  const answer = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const ticks = Number(answer.stdout?.trim());
-  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
-}
-
-/** Fields of a /proc/<pid>/stat line after the command name, which may hold spaces. */
-function statFields(path: string): string[] | null {
-  try {
-    const text = readFileSync(path, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
-  } catch {
-    return null;
-  }
-}
+import { procClockTicks, procStatFields as statFields, processCpuSeconds, statCpuSeconds } from '@thumbnail/testing';
 
 // Indexes into statFields(): field 3 (state) is index 0, so field N is index N - 3.
 const PPID = 4 - 3;
-const UTIME = 14 - 3;
-const STIME = 15 - 3;
 const CUTIME = 16 - 3;
 const CSTIME = 17 - 3;
 const STARTTIME = 22 - 3;
 
 /** utime + stime of every thread of `pid` so far, in seconds; null once it has gone. */
-export function cpuSeconds(pid: number): number | null {
-  const fields = statFields(`/proc/${pid}/stat`);
-  if (!fields) return null;
-  return (Number(fields[UTIME]) + Number(fields[STIME])) / CLOCK_TICKS;
-}
+export const cpuSeconds = processCpuSeconds;
 
 /** CPU seconds of `pid`'s children that have ended and been reaped (cutime + cstime). */
 export function reapedChildrenCpuSeconds(pid: number): number | null {
   const fields = statFields(`/proc/${pid}/stat`);
   if (!fields) return null;
-  return (Number(fields[CUTIME]) + Number(fields[CSTIME])) / CLOCK_TICKS;
+  return (Number(fields[CUTIME]) + Number(fields[CSTIME])) / procClockTicks();
 }
 
 /** utime + stime of the main thread alone (the one running JavaScript in Node), in seconds. */
 export function mainThreadCpuSeconds(pid: number): number | null {
-  const fields = statFields(`/proc/${pid}/task/${pid}/stat`);
-  if (!fields) return null;
-  return (Number(fields[UTIME]) + Number(fields[STIME])) / CLOCK_TICKS;
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
 }
 
 /** Start time in clock ticks since boot: with the pid, names one process even if pids wrap. */
@@ -95,7 +69,7 @@ export function machineCpuSeconds(): { busy: number; total: number } {
   // user nice system idle iowait irq softirq steal guest guest_nice; guests are already in user.
   const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
   const idle = ticks[3] + ticks[4];
-  return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
+  return { busy: (total - idle) / procClockTicks(), total: total / procClockTicks() };
 }
 
 function pids(): number[] {

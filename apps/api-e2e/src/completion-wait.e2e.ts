@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { png50, pngWithIccProfile400, startApp, truncated, type RunningApp } from '@thumbnail/testing';
+import { png50, pngWithIccProfile400, processCpuSeconds, startApp, truncated, type RunningApp } from '@thumbnail/testing';
 import { call, form, submit } from './support/client';
-import { acceptedId, listedCount, processCpuSeconds } from './support/reliability-http';
+import { acceptedId, listedCount } from './support/reliability-http';
 import { TestService } from './support/service';
 
 /** Held requests in the many-waiters test, split over two API replicas. */
@@ -10,7 +10,7 @@ const HELD = 2000;
 const JOBS = 20;
 
 /** GET with its own connection (a held request occupies one), answered or rejected, never retried. */
-function heldGet(url: string): Promise<{ status: number; json: any }> {
+function heldGet(url: string): Promise<{ status: number; json: { data?: { _id: string; status: string } } }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -94,9 +94,11 @@ describe('?wait=: completion without polling', () => {
     );
     // Let both replicas take every request in, then watch them hold.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const before = replicas.map((app) => processCpuSeconds(app.pid));
+    // NaN if a replica died, which fails the bound below.
+    const cpuOf = (app: RunningApp) => processCpuSeconds(app.pid) ?? NaN;
+    const before = replicas.map(cpuOf);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const cpu = replicas.map((app, i) => processCpuSeconds(app.pid) - before[i]);
+    const cpu = replicas.map((app, i) => cpuOf(app) - before[i]);
     console.log(`CPU seconds of each API replica over 3 s holding ${HELD / 2} requests: ${cpu.map((s) => s.toFixed(2)).join(', ')}`);
     for (const seconds of cpu) expect(seconds).toBeLessThan(0.15);
 

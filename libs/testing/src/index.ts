@@ -4,3 +4,4 @@ export * from './s3rver-harness';
 export * from './image-fixtures';
 export * from './app-process';
 export * from './png-chunks';
+export * from './process-stats';

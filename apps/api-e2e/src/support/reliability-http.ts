@@ -202,15 +202,6 @@ export function processMemory(pid: number): { rss: number; peak: number } {
 
 export const MIB = 1024 * 1024;
 
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
-export function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which may itself hold spaces and parentheses.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticksPerSecond = 100; // USER_HZ, 100 on Linux
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-}
-
 /** The value of one Prometheus sample, e.g. `thumbnail_jobs_finished_total{outcome="complete",code=""}`; 0 if absent. */
 export async function metric(url: string, sample: string): Promise<number> {
   const text = (await call(`${url}/metrics`)).text;
