@@ -78,6 +78,16 @@ describe('object storage refusing connections (STORAGE_DRIVER=s3)', () => {
     expect(attempts.map((line) => line['attempt'])).toEqual([1, 2, 3]);
     expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(200);
     expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(400);
+
+    // Its original could not be deleted either (storage is still down): the worker says so, with
+    // the key, so an operator can remove it; the job's outcome stands.
+    const undeleted = await eventually(() => {
+      const lines = logLines(worker.output(), id, 'Could not delete the original of a finished job');
+      expect(lines).toHaveLength(1);
+      return lines[0];
+    });
+    expect(undeleted['key']).toBe(`originals/${id}`);
+    expect((await call(`${api}/thumbnail/${id}`)).json.data.status).toBe('failed');
   });
 
   it('reports ready again by itself once storage is back on the same address, and works', async () => {

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
+import { APP_CONFIG, type Env } from '@thumbnail/config';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { ImageProcessor, ImageRejectedError } from '@thumbnail/imaging';
 import {
@@ -36,13 +37,14 @@ export type Outcome =
 
 /**
  * Makes one thumbnail: marks the job processing, reads the original, runs the imaging
- * pipeline, writes the thumbnail, marks it complete. Safe to run twice for the same job: the
- * thumbnail key is fixed and status changes are conditional, so a duplicate delivery writes the
- * same object and changes nothing.
+ * pipeline, writes the thumbnail, marks it complete, deletes the original. Safe to run twice for
+ * the same job: the thumbnail key is fixed and status changes are conditional, so a duplicate
+ * delivery writes the same object and changes nothing.
  */
 @Injectable()
 export class ThumbnailMakerService {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: Env,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly jobStore: JobStore,
     private readonly storage: Storage,
@@ -91,6 +93,7 @@ export class ThumbnailMakerService {
       }
       this.finished.inc({ outcome: 'complete', code: '' });
       this.announce(job.id);
+      await this.discardOriginal(job, log);
       log.info({ ms: Date.now() - startedAt.getTime(), bytes: thumbnail.data.length }, 'Thumbnail complete');
       return { kind: 'complete', job: done.job };
     } catch (error) {
@@ -125,11 +128,30 @@ export class ThumbnailMakerService {
       completedAt: new Date(),
       error: reason,
     });
-    if (failed.applied) {
-      this.finished.inc({ outcome: 'failed', code: reason.code });
-      this.announce(job.id);
+    if (!failed.applied) {
+      // Another delivery finished the job meanwhile (and may have deleted the original this one
+      // then missed): its outcome stands.
+      log.warn({ status: failed.job?.status }, 'Failed a job another delivery had already finished');
+      return { kind: 'skipped', reason: failed.job ? 'already_finished' : 'missing' };
     }
+    this.finished.inc({ outcome: 'failed', code: reason.code });
+    this.announce(job.id);
+    await this.discardOriginal(job, log);
     return { kind: 'failed', error: reason };
+  }
+
+  /**
+   * Once a job has finished for good nothing reads its original again, and keeping confidential
+   * images nobody asked to keep is a liability (and a disk that only grows). Retries keep it.
+   * A failed delete is logged, not fatal: the job's outcome is already recorded and announced.
+   */
+  private async discardOriginal(job: ThumbnailJob, log: PinoLogger['logger']): Promise<void> {
+    if (this.config.KEEP_ORIGINALS) return;
+    try {
+      await this.storage.delete(job.originalKey);
+    } catch (error) {
+      log.warn({ key: job.originalKey, err: error }, 'Could not delete the original of a finished job');
+    }
   }
 }
 

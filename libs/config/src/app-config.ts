@@ -67,6 +67,7 @@ export const envSchema = z
     JOB_STORE: z.enum(['redis', 'mongo']).default('redis'),
     MONGO_URL: url(['mongodb:', 'mongodb+srv:']).optional(),
     JOB_RETENTION_DAYS: integer(0, 0, 36500),
+    KEEP_ORIGINALS: flag(false),
 
     THUMBNAIL_SIZE: integer(100, 1, 4096),
     MAX_UPLOAD_BYTES: integer(20 * MIB, 1, 1024 * MIB),

@@ -11,14 +11,16 @@ describe('loadConfig', () => {
     expect(config.S3_FORCE_PATH_STYLE).toBe(false);
     expect(config.S3_SSE).toBeUndefined();
     expect(config.SMALL_PNG_FAST_PATH).toBe(true);
+    expect(config.KEEP_ORIGINALS).toBe(false);
   });
 
   it('coerces numbers and flags', () => {
-    const config = loadConfig({ PORT: '8080', S3_FORCE_PATH_STYLE: 'true', S3_CREATE_BUCKET: '0', SMALL_PNG_FAST_PATH: 'false' });
+    const config = loadConfig({ PORT: '8080', S3_FORCE_PATH_STYLE: 'true', S3_CREATE_BUCKET: '0', SMALL_PNG_FAST_PATH: 'false', KEEP_ORIGINALS: 'yes' });
     expect(config.PORT).toBe(8080);
     expect(config.S3_FORCE_PATH_STYLE).toBe(true);
     expect(config.S3_CREATE_BUCKET).toBe(false);
     expect(config.SMALL_PNG_FAST_PATH).toBe(false);
+    expect(config.KEEP_ORIGINALS).toBe(true);
   });
 
   it('names the variable and the value that is wrong', () => {

@@ -1,0 +1,93 @@
+import { loadConfig } from '@thumbnail/config';
+import { createStorage, type Storage } from '@thumbnail/storage';
+import { png50, pngWithIccProfile400, truncated } from '@thumbnail/testing';
+import type { Queue } from 'bullmq';
+import { submit, submitAndWait, waitFor } from './support/client';
+import { eventually } from './support/reliability-http';
+import { queueClient } from './support/reliability-redis';
+import { TestService } from './support/service';
+
+/** The storage the service uses, opened with the same settings, to look at what it left there. */
+async function storageOf(service: TestService): Promise<Storage> {
+  const storage = await createStorage(loadConfig(service.env));
+  await storage.init();
+  return storage;
+}
+
+/**
+ * Waits for the job's queue entry to settle. The worker deletes the original after recording
+ * the outcome (so a failed delete cannot undo it) and before returning to BullMQ, so a settled
+ * entry means the delete has been tried; the job's status alone would race it.
+ */
+async function settled(queue: Queue, id: string, state: 'completed' | 'failed'): Promise<void> {
+  await eventually(async () => expect(await queue.getJobState(id)).toBe(state));
+}
+
+describe.each(['fs', 's3'] as const)('originals of finished jobs (STORAGE_DRIVER=%s)', (driver) => {
+  let service: TestService;
+  let storage: Storage;
+  let queue: Queue;
+  let api: string;
+
+  beforeAll(async () => {
+    service = await TestService.start({ storage: driver, withoutWorker: true });
+    storage = await storageOf(service);
+    queue = queueClient(service.redis.url);
+    api = service.api.url;
+  });
+  afterAll(async () => {
+    await queue?.close();
+    await storage?.close();
+    await service?.stop();
+  });
+
+  it('keeps the original while the job waits, and deletes it once the thumbnail is made', async () => {
+    const id = (await submit(api, await pngWithIccProfile400())).json.data.job_id;
+    expect((await storage.head(`originals/${id}`))?.bytes).toBeGreaterThan(0);
+
+    await service.startWorker();
+    const job = await waitFor(api, id);
+    expect(job.status).toBe('complete');
+    await settled(queue, id, 'completed');
+    expect(await storage.head(`originals/${id}`)).toBeNull();
+    expect((await storage.head(`thumbnails/${id}.png`))?.bytes).toBeGreaterThan(0);
+    expect((await fetch(`${api}/thumbnail/${id}/image`)).status).toBe(200);
+  });
+
+  it('deletes the original of a job that failed for good, and records why it failed', async () => {
+    const job = await submitAndWait(api, truncated(await pngWithIccProfile400(), 0.5));
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'invalid_image' } });
+    await settled(queue, job._id, 'failed');
+    expect(await storage.head(`originals/${job._id}`)).toBeNull();
+    expect(await storage.head(`thumbnails/${job._id}.png`)).toBeNull();
+  });
+});
+
+describe('KEEP_ORIGINALS=true', () => {
+  let service: TestService;
+  let queue: Queue;
+
+  beforeAll(async () => {
+    service = await TestService.start({ env: { KEEP_ORIGINALS: 'true' } });
+    queue = queueClient(service.redis.url);
+  });
+  afterAll(async () => {
+    await queue?.close();
+    await service?.stop();
+  });
+
+  it('keeps the originals of complete and failed jobs, byte for byte', async () => {
+    const good = await png50();
+    const bad = truncated(await pngWithIccProfile400(), 0.5);
+    const complete = await submitAndWait(service.api.url, good);
+    const failed = await submitAndWait(service.api.url, bad);
+    expect([complete.status, failed.status]).toEqual(['complete', 'failed']);
+    await settled(queue, complete._id, 'completed');
+    await settled(queue, failed._id, 'failed');
+
+    const storage = await storageOf(service);
+    expect(await storage.getBuffer(`originals/${complete._id}`)).toEqual(good);
+    expect(await storage.getBuffer(`originals/${failed._id}`)).toEqual(bad);
+    await storage.close();
+  });
+});
