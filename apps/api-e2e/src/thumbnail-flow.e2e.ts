@@ -90,7 +90,7 @@ describe.each(['fs', 's3'] as const)('thumbnail flow over HTTP (STORAGE_DRIVER=%
   });
 
   it('refuses a PDF, renamed or not, with 415 and stores nothing', async () => {
-    const before = service.storedFiles('originals').length;
+    const before = service.storedFiles('originals');
     for (const [filename, type] of [
       ['bad_image_actually_pdf.png', 'image/png'],
       ['not_an_image.pdf', 'application/pdf'],
@@ -100,7 +100,7 @@ describe.each(['fs', 's3'] as const)('thumbnail flow over HTTP (STORAGE_DRIVER=%
       expect(answer.json.error.code).toBe('unsupported_media_type');
       expect(answer.json.error.message).toMatch(/JPEG, PNG/);
     }
-    expect(service.storedFiles('originals').length).toBe(before);
+    expect(service.originalsAddedSince(before)).toEqual([]);
   });
 
   it('answers 400 file_required for an empty body, a wrong field, a JSON body and an empty file', async () => {
@@ -123,13 +123,13 @@ describe.each(['fs', 's3'] as const)('thumbnail flow over HTTP (STORAGE_DRIVER=%
   });
 
   it('refuses a file over MAX_UPLOAD_BYTES with 413 and leaves nothing in storage', async () => {
-    const before = service.storedFiles('originals').length;
+    const before = service.storedFiles('originals');
     // A real PNG header followed by more bytes than the 1 MiB limit of this suite.
     const big = Buffer.concat([png400.subarray(0, 64), Buffer.alloc(1024 * 1024 + 10, 7)]);
     const answer = await submit(api, big);
     expect(answer.status).toBe(413);
     expect(answer.json.error.code).toBe('file_too_large');
-    expect(service.storedFiles('originals').length).toBe(before);
+    expect(service.originalsAddedSince(before)).toEqual([]);
   });
 
   it('rejects a bad fit with 400', async () => {

@@ -103,6 +103,14 @@ export class TestService {
     }
   }
 
+  /**
+   * Originals stored since `before` (an earlier `storedFiles('originals')`): what a refused upload
+   * must not leave. Comparing counts would race the worker, which deletes finished jobs' originals.
+   */
+  originalsAddedSince(before: string[]): string[] {
+    return this.storedFiles('originals').filter((name) => !before.includes(name));
+  }
+
   logs(): string {
     return [this.api?.output() ?? '', ...this.workers.map((w) => w.output())].join('\n');
   }
