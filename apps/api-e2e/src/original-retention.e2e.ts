@@ -52,6 +52,8 @@ describe.each(['fs', 's3'] as const)('originals of finished jobs (STORAGE_DRIVER
     expect(await storage.head(`originals/${id}`)).toBeNull();
     expect((await storage.head(`thumbnails/${id}.png`))?.bytes).toBeGreaterThan(0);
     expect((await fetch(`${api}/thumbnail/${id}/image`)).status).toBe(200);
+    const metrics = await (await fetch(`${service.workers[0].url}/metrics`)).text();
+    expect(metrics).toMatch(/^thumbnail_original_delete_failures_total 0$/m);
   });
 
   it('deletes the original of a job that failed for good, and records why it failed', async () => {

@@ -87,6 +87,7 @@ describe('object storage refusing connections (STORAGE_DRIVER=s3)', () => {
       return lines[0];
     });
     expect(undeleted['key']).toBe(`originals/${id}`);
+    expect(await metric(worker.url, 'thumbnail_original_delete_failures_total')).toBe(1);
     expect((await call(`${api}/thumbnail/${id}`)).json.data.status).toBe('failed');
   });
 

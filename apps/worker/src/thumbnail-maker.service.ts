@@ -51,6 +51,7 @@ export class ThumbnailMakerService {
     private readonly imaging: ImageProcessor,
     private readonly logger: PinoLogger,
     @InjectMetric(METRICS.jobsFinished) private readonly finished: Counter<string>,
+    @InjectMetric(METRICS.originalDeleteFailures) private readonly undeletedOriginals: Counter,
     @InjectMetric(METRICS.jobWait) private readonly waitSeconds: Histogram<string>,
     @InjectMetric(METRICS.jobProcessing) private readonly processingSeconds: Histogram<string>,
     @InjectMetric(METRICS.jobsInProgress) private readonly inProgress: Gauge<string>,
@@ -150,6 +151,7 @@ export class ThumbnailMakerService {
     try {
       await this.storage.delete(job.originalKey);
     } catch (error) {
+      this.undeletedOriginals.inc();
       log.warn({ key: job.originalKey, err: error }, 'Could not delete the original of a finished job');
     }
   }

@@ -43,6 +43,10 @@ export function workerMetricProviders(): Provider[] {
       help: 'Thumbnail jobs that reached a final status, counted once when they do.',
       labelNames: ['outcome', 'code'],
     }),
+    makeCounterProvider({
+      name: METRICS.originalDeleteFailures,
+      help: 'Originals of finished jobs that could not be deleted and stay in storage (see the worker log for their keys).',
+    }),
     makeHistogramProvider({
       name: METRICS.jobWait,
       help: 'Time from submission to the start of processing.',
