@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import sharp from 'sharp';
 import { MAKE_THUMBNAIL_JOB } from '@thumbnail/jobs';
@@ -162,8 +164,13 @@ describe('the same job delivered twice', () => {
     expect(job.status).toBe('complete');
     expect(await metric(worker.url, COMPLETE)).toBe(before + 1);
 
+    // As if the worker had been killed between recording the outcome and deleting the original.
+    expect(await entryResult(job._id)).toBe('complete');
+    writeFileSync(join(service.storageDir, 'originals', job._id), 'left behind');
+
     await deliverAgain(job._id, `again-${job._id}`);
     expect(await entryResult(`again-${job._id}`)).toBe('skipped');
+    expect(service.storedFiles('originals')).not.toContain(job._id);
 
     const after = (await call(`${api}/thumbnail/${job._id}`)).json.data;
     expect(after).toEqual(job);

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
-import { APP_CONFIG, type Env } from '@thumbnail/config';
 import type { Counter, Gauge, Histogram } from 'prom-client';
+import { APP_CONFIG, type Env } from '@thumbnail/config';
 import { ImageProcessor, ImageRejectedError } from '@thumbnail/imaging';
 import {
   announceJobFinished,
@@ -69,6 +69,9 @@ export class ThumbnailMakerService {
     if (!started.applied) {
       const reason = started.job ? 'already_finished' : 'missing';
       log.warn({ reason, status: started.job?.status }, 'Delivery skipped');
+      // A worker killed between recording the outcome and deleting the original left it behind;
+      // this redelivery is the chance to remove it.
+      if (started.job) await this.discardOriginal(started.job, log);
       return { kind: 'skipped', reason };
     }
     const job = started.job;
