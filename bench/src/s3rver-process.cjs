@@ -9,10 +9,12 @@ const { createServer } = require('node:http');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const S3rver = require('s3rver');
+const { keepPrefixFolders } = require('../../libs/testing/src/s3rver-flat-keys.cjs');
 
 async function main() {
   const directory = mkdtempSync(join(tmpdir(), 'bench-s3rver-'));
   const app = new S3rver({ directory, silent: true, configureBuckets: [] });
+  keepPrefixFolders(app);
   await app.configureBuckets();
   const server = createServer(app.callback());
   let stopping = false;

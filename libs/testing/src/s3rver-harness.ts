@@ -4,6 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { keepPrefixFolders } from './s3rver-flat-keys.cjs';
+
+export { keepPrefixFolders };
 
 export interface S3rverOptions {
   /** Buckets that exist from the start; others can still be created over the S3 API. */
@@ -36,6 +39,7 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<RunningS
     silent: true,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name, configs: [] })),
   });
+  keepPrefixFolders(app);
   let server: Server | undefined;
   try {
     await app.configureBuckets();

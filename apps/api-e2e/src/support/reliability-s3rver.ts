@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { keepPrefixFolders } from '@thumbnail/testing';
 
 export interface RestartableS3rver {
   /** `http://127.0.0.1:<port>`, the same across `pause()` and `resume()`. */
@@ -24,6 +25,7 @@ export interface RestartableS3rver {
 export async function startRestartableS3rver(buckets: string[] = []): Promise<RestartableS3rver> {
   const directory = await mkdtemp(join(tmpdir(), 's3rver-restartable-'));
   const app = new S3rver({ directory, silent: true, configureBuckets: buckets.map((name) => ({ name, configs: [] })) });
+  keepPrefixFolders(app);
   await app.configureBuckets();
   let server: Server | null = null;
 
