@@ -3,8 +3,7 @@ import { createStorage, type Storage } from '@thumbnail/storage';
 import { png50, pngWithIccProfile400, truncated } from '@thumbnail/testing';
 import type { Queue } from 'bullmq';
 import { submit, submitAndWait, waitFor } from './support/client';
-import { eventually } from './support/reliability-http';
-import { queueClient } from './support/reliability-redis';
+import { queueClient, settledEntry } from './support/reliability-redis';
 import { TestService } from './support/service';
 
 /** The storage the service uses, opened with the same settings, to look at what it left there. */
@@ -12,15 +11,6 @@ async function storageOf(service: TestService): Promise<Storage> {
   const storage = await createStorage(loadConfig(service.env));
   await storage.init();
   return storage;
-}
-
-/**
- * Waits for the job's queue entry to settle. The worker deletes the original after recording
- * the outcome (so a failed delete cannot undo it) and before returning to BullMQ, so a settled
- * entry means the delete has been tried; the job's status alone would race it.
- */
-async function settled(queue: Queue, id: string, state: 'completed' | 'failed'): Promise<void> {
-  await eventually(async () => expect(await queue.getJobState(id)).toBe(state));
 }
 
 describe.each(['fs', 's3'] as const)('originals of finished jobs (STORAGE_DRIVER=%s)', (driver) => {
@@ -48,7 +38,7 @@ describe.each(['fs', 's3'] as const)('originals of finished jobs (STORAGE_DRIVER
     await service.startWorker();
     const job = await waitFor(api, id);
     expect(job.status).toBe('complete');
-    await settled(queue, id, 'completed');
+    await settledEntry(queue, id, 'completed');
     expect(await storage.head(`originals/${id}`)).toBeNull();
     expect((await storage.head(`thumbnails/${id}.png`))?.bytes).toBeGreaterThan(0);
     expect((await fetch(`${api}/thumbnail/${id}/image`)).status).toBe(200);
@@ -59,7 +49,7 @@ describe.each(['fs', 's3'] as const)('originals of finished jobs (STORAGE_DRIVER
   it('deletes the original of a job that failed for good, and records why it failed', async () => {
     const job = await submitAndWait(api, truncated(await pngWithIccProfile400(), 0.5));
     expect(job).toMatchObject({ status: 'failed', error: { code: 'invalid_image' } });
-    await settled(queue, job._id, 'failed');
+    await settledEntry(queue, job._id, 'failed');
     expect(await storage.head(`originals/${job._id}`)).toBeNull();
     expect(await storage.head(`thumbnails/${job._id}.png`)).toBeNull();
   });
@@ -84,8 +74,8 @@ describe('KEEP_ORIGINALS=true', () => {
     const complete = await submitAndWait(service.api.url, good);
     const failed = await submitAndWait(service.api.url, bad);
     expect([complete.status, failed.status]).toEqual(['complete', 'failed']);
-    await settled(queue, complete._id, 'completed');
-    await settled(queue, failed._id, 'failed');
+    await settledEntry(queue, complete._id, 'completed');
+    await settledEntry(queue, failed._id, 'failed');
 
     const storage = await storageOf(service);
     expect(await storage.getBuffer(`originals/${complete._id}`)).toEqual(good);

@@ -6,7 +6,7 @@ import { MAKE_THUMBNAIL_JOB } from '@thumbnail/jobs';
 import { png50 } from '@thumbnail/testing';
 import { call, submit, submitAndWait, waitFor } from './support/client';
 import { acceptedId, eventually, listedCount, metric, pendingWrites, untilReady } from './support/reliability-http';
-import { queueClient } from './support/reliability-redis';
+import { queueClient, settledEntry } from './support/reliability-redis';
 import { startRestartableS3rver, type RestartableS3rver } from './support/reliability-s3rver';
 import { TestService } from './support/service';
 
@@ -129,8 +129,7 @@ describe('the same job delivered twice', () => {
   }
 
   async function entryResult(entryId: string): Promise<unknown> {
-    await eventually(async () => expect(await queue?.getJobState(entryId)).toBe('completed'));
-    return (await queue?.getJob(entryId))?.returnvalue;
+    return settledEntry(queue as Queue, entryId, 'completed');
   }
 
   it('makes one thumbnail and counts one completion when two deliveries race', async () => {

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createRedisConnection, THUMBNAIL_QUEUE, waitForRedis } from '@thumbnail/jobs';
+import { eventually } from './reliability-http';
 
 /**
  * A Redis client for a test to look at (and tamper with) what the service keeps in Redis.
@@ -78,4 +79,14 @@ export async function memoryOf(redis: Redis, keys: string[]): Promise<number> {
   let total = 0;
   for (const key of keys) total += Number((await redis.memory('USAGE', key, 'SAMPLES', '0')) ?? 0);
   return total;
+}
+
+/**
+ * Waits until a queue entry reaches `state` and gives what the worker returned for it. The worker
+ * returns only after its last step (deleting the original included), so this is later than the
+ * job record's status, which changes before that step.
+ */
+export async function settledEntry(queue: Queue, entryId: string, state: 'completed' | 'failed'): Promise<unknown> {
+  await eventually(async () => expect(await queue.getJobState(entryId)).toBe(state));
+  return (await queue.getJob(entryId))?.returnvalue;
 }
