@@ -28,6 +28,7 @@ export const RUNBOOK_ANCHORS = [
   'alert-queuebacklog',
   'alert-workerdown',
   'alert-joblatencyhigh',
+  'alert-originalsnotdeleted',
 ] as const;
 
 /**

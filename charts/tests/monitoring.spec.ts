@@ -76,7 +76,7 @@ describe('alert rules', () => {
     expect(status, output).toBe(0);
   });
 
-  it('are the six alerts the runbook anchors list', () => {
+  it('are the alerts the runbook anchors list', () => {
     expect(alerts.map((a) => `alert-${a.alert.toLowerCase()}`).sort()).toEqual(
       [...RUNBOOK_ANCHORS].sort(),
     );
