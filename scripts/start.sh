@@ -56,7 +56,7 @@ npx nx run-many -t build -p api worker --outputStyle=static >/dev/null
 setsid node dist/apps/worker/main.js &
 pids+=($!)
 # The API image's V8 flag (docker/Dockerfile says why).
-setsid node --max-semi-space-size=8 dist/apps/api/main.js &
+setsid node --max-semi-space-size=4 dist/apps/api/main.js &
 pids+=($!)
 
 for _ in $(seq 1 300); do

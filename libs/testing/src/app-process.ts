@@ -36,7 +36,7 @@ export async function startApp(name: AppName, env: Record<string, string>, optio
   const port = options.port ?? (await freePort());
   const portVariable = name === 'api' ? 'PORT' : 'WORKER_PORT';
   // The API's V8 flag, as its image and `npm start` set it (docker/Dockerfile says why).
-  const nodeFlags = name === 'api' ? ['--max-semi-space-size=8'] : [];
+  const nodeFlags = name === 'api' ? ['--max-semi-space-size=4'] : [];
   const child = spawn(process.execPath, [...nodeFlags, builtApp(name)], {
     cwd: WORKSPACE,
     env: {
