@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# npm test: installs what the tests need, then lints, tests and builds every project.
+# npm test: installs what the tests need, then lints, type-checks (test code included), tests and
+# builds every project.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -14,4 +15,4 @@ ensure_node_modules
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # --skip-nx-cache: `npm test` always runs every check; Nx's cache is for `npx nx test <project>`.
-exec npx nx run-many -t lint test build --outputStyle=stream --skip-nx-cache "$@"
+exec npx nx run-many -t lint typecheck test build --outputStyle=stream --skip-nx-cache "$@"

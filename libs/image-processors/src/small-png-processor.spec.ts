@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import {
   mulberry32,
   pngChunks,
@@ -26,7 +26,7 @@ class CountingProcessor extends ImageProcessor {
 const cover: ThumbnailPlan = { width: 100, height: 100, fit: 'cover' };
 
 /** Left half red, right half blue, a smooth alpha ramp from top to bottom. */
-function halves(width: number, height: number, channels: 3 | 4 = 4): sharp.Sharp {
+function halves(width: number, height: number, channels: 3 | 4 = 4): Sharp {
   const pixels = new Uint8Array(width * height * channels);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

@@ -139,7 +139,7 @@ function mountSmallDisk(size: string): { dir: string; unmount: () => void } | { 
 
 describe('FsStorage on a full disk (an 800 KiB tmpfs)', () => {
   const disk = mountSmallDisk('800k');
-  if (!disk.dir) {
+  if (disk.dir === null) {
     console.log(`Skipping the full-disk tests: mounting a tmpfs needs root (${disk.reason})`);
     return;
   }

@@ -27,7 +27,7 @@ export function form(file: Buffer | null, options: { field?: string; filename?: 
   return body;
 }
 
-export async function submit(api: string, file: Buffer, options: Parameters<typeof form>[1] = {}): Promise<Answer> {
+export async function submit(api: string, file: Buffer, options: Parameters<typeof form>[1] = {}): Promise<Answer<any>> {
   return call(`${api}/thumbnail`, { method: 'POST', body: form(file, options) });
 }
 
