@@ -1,4 +1,12 @@
 /** A small HTTP client for the tests, speaking to the API the way a user's script would. */
+
+/**
+ * A parsed JSON answer. Tests read its fields freely (`json.data.job_id`, `json.error.code`) and
+ * their assertions are what checks the shape, so it is left untyped.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
 export interface Answer<T = unknown> {
   status: number;
   headers: Headers;
@@ -6,10 +14,10 @@ export interface Answer<T = unknown> {
   json: T;
 }
 
-export async function call<T = any>(url: string, init?: RequestInit): Promise<Answer<T>> {
+export async function call<T = Json>(url: string, init?: RequestInit): Promise<Answer<T>> {
   const response = await fetch(url, init);
   const text = await response.text();
-  let json: any = undefined;
+  let json: Json = undefined;
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch {
@@ -27,18 +35,18 @@ export function form(file: Buffer | null, options: { field?: string; filename?: 
   return body;
 }
 
-export async function submit(api: string, file: Buffer, options: Parameters<typeof form>[1] = {}): Promise<Answer<any>> {
+export async function submit(api: string, file: Buffer, options: Parameters<typeof form>[1] = {}): Promise<Answer<Json>> {
   return call(`${api}/thumbnail`, { method: 'POST', body: form(file, options) });
 }
 
 /** Submits and waits for the job to finish using `?wait=`. */
-export async function submitAndWait(api: string, file: Buffer, options: Parameters<typeof form>[1] = {}): Promise<any> {
+export async function submitAndWait(api: string, file: Buffer, options: Parameters<typeof form>[1] = {}): Promise<Json> {
   const answer = await submit(api, file, options);
   if (answer.status !== 202) throw new Error(`submit answered ${answer.status}: ${answer.text}`);
   return waitFor(api, answer.json.data.job_id);
 }
 
-export async function waitFor(api: string, id: string, seconds = 30): Promise<any> {
+export async function waitFor(api: string, id: string, seconds = 30): Promise<Json> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
     const answer = await call(`${api}/thumbnail/${id}?wait=10`);
