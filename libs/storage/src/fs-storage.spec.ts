@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { mountSmallDisk } from '@thumbnail/testing';
 import { FsStorage } from './fs-storage';
 import { StorageUnavailableError } from './storage';
 import { chunked, describeStorageContract, readAll } from './storage.contract';
@@ -119,24 +119,6 @@ describe('FsStorage.init', () => {
   });
 });
 
-/** Mounts a tmpfs of `size` at a fresh folder; null (with the reason) where mounting is not allowed. */
-function mountSmallDisk(size: string): { dir: string; unmount: () => void } | { dir: null; reason: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'fs-storage-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    return { dir: null, reason: String((error as { stderr?: Buffer }).stderr ?? error).trim() };
-  }
-  return {
-    dir,
-    unmount: () => {
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 describe('FsStorage on a full disk (an 800 KiB tmpfs)', () => {
   const disk = mountSmallDisk('800k');
   if (disk.dir === null) {
@@ -153,6 +135,18 @@ describe('FsStorage on a full disk (an 800 KiB tmpfs)', () => {
     const put = storage.put(key, chunked(randomBytes(900 * 1024), 64 * 1024));
     await expect(put).rejects.toThrow(StorageUnavailableError);
     await expect(put).rejects.toThrow(/ENOSPC/);
+    expect(await storage.head(key)).toBeNull();
+    expect(await readdir(join(disk.dir, '.tmp'))).toEqual([]);
+  });
+
+  it('reports ENOSPC, not the abandoned read of the body, when the disk fills while the body is still arriving', async () => {
+    // 4 MiB in 64 KiB chunks: the disk is full long before the body ends.
+    const body = Readable.from(Array.from({ length: 64 }, () => randomBytes(64 * 1024)));
+    const key = `originals/${randomUUID()}`;
+    const put = storage.put(key, body);
+    await expect(put).rejects.toThrow(StorageUnavailableError);
+    await expect(put).rejects.toThrow(/ENOSPC/);
+    expect(body.destroyed).toBe(true);
     expect(await storage.head(key)).toBeNull();
     expect(await readdir(join(disk.dir, '.tmp'))).toEqual([]);
   });

@@ -8,6 +8,7 @@ import {
   type StoredObjectInfo,
   StorageNotFoundError,
   StorageUnavailableError,
+  isAbandonedRead,
 } from './storage';
 import { assertValidKey, InvalidStorageKeyError } from './storage-key';
 
@@ -82,7 +83,9 @@ export class FsStorage extends Storage {
       // A folder removed behind our back is made again by the next put.
       this.madeDirs.clear();
       if (tmp) await rm(tmp, { force: true });
-      if (bodyError !== undefined) throw bodyError;
+      // The body's own failure (client gone, upload refused) is the cause, unless it only failed
+      // because the write did and we stopped reading it.
+      if (bodyError !== undefined && !isAbandonedRead(bodyError)) throw bodyError;
       throw this.unavailable(error, `cannot write ${key}`);
     } finally {
       body.off('error', onBodyError);

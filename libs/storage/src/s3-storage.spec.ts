@@ -127,6 +127,26 @@ describe('S3Storage', () => {
       expect((putError as Error).message).toContain('InvalidAccessKeyId');
     });
 
+    it('reports the endpoint going away, not the abandoned read of the body, when it stops mid-upload', async () => {
+      const going = await startS3rver();
+      const storage = s3Storage({ endpoint: going.endpoint });
+      await storage.init();
+      // 12 MiB: the first 5 MiB part goes through, the server stops at 8 MiB, and the second
+      // part fails with a third of the body still to come.
+      const body = Readable.from(
+        (async function* () {
+          for (let sent = 0; sent < 12 * 1024 * 1024; sent += 64 * 1024) {
+            if (sent === 8 * 1024 * 1024) await going.stop();
+            yield randomBytes(64 * 1024);
+          }
+        })(),
+      );
+      const error = await storage.put(`originals/${randomUUID()}`, body).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StorageUnavailableError);
+      expect((error as Error).message).toContain('ECONNREFUSED');
+      expect(body.destroyed).toBe(true);
+    }, 15_000);
+
     it('fails fast with StorageUnavailableError when the endpoint is stopped', async () => {
       const stopped = await startS3rver();
       await stopped.stop();

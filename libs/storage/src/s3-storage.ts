@@ -24,6 +24,7 @@ import {
   type StoredObjectInfo,
   StorageNotFoundError,
   StorageUnavailableError,
+  isAbandonedRead,
 } from './storage';
 import { assertValidKey } from './storage-key';
 
@@ -125,7 +126,9 @@ export class S3Storage extends Storage {
       return { key, bytes: await this.upload(key, body, options?.contentType) };
     } catch (error) {
       body.destroy();
-      if (bodyError !== undefined) throw bodyError;
+      // The body's own failure (client gone, upload refused) is the cause, unless it only failed
+      // because the write did and we stopped reading it.
+      if (bodyError !== undefined && !isAbandonedRead(bodyError)) throw bodyError;
       throw this.unavailable(error) ?? error;
     } finally {
       body.off('error', onBodyError);

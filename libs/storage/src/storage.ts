@@ -33,6 +33,15 @@ export class StorageUnavailableError extends Error {
 }
 
 /**
+ * True for the error a body emits when a put stops reading it early: leaving a `for await` over
+ * a stream that has not ended destroys it with an AbortError. That happens after the write has
+ * already failed, so the write's error is the one to report, not this.
+ */
+export function isAbandonedRead(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ABORT_ERR';
+}
+
+/**
  * Where originals and thumbnails live: the local disk on embedded defaults, S3/MinIO in a
  * cluster. Keys are built by the jobs lib from job ids; adapters refuse anything else.
  */

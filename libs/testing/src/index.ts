@@ -5,3 +5,4 @@ export * from './image-fixtures';
 export * from './app-process';
 export * from './png-chunks';
 export * from './process-stats';
+export * from './small-disk';
