@@ -71,6 +71,8 @@ export const envSchema = z
 
     THUMBNAIL_SIZE: integer(100, 1, 4096),
     MAX_UPLOAD_BYTES: integer(20 * MIB, 1, 1024 * MIB),
+    // Disk space uploads may not use (STORAGE_DRIVER=fs): kept for thumbnails, Redis and logs.
+    MIN_FREE_STORAGE_BYTES: integer(1024 * MIB, 0),
     LIMIT_INPUT_PIXELS: integer(40_000_000, 1, 1_000_000_000),
     JOB_TIMEOUT_MS: integer(30_000, 100, 3_600_000),
     SMALL_PNG_FAST_PATH: flag(true),

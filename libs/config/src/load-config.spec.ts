@@ -7,6 +7,7 @@ describe('loadConfig', () => {
     expect(config.STORAGE_DRIVER).toBe('fs');
     expect(config.JOB_STORE).toBe('redis');
     expect(config.MAX_UPLOAD_BYTES).toBe(20 * 1024 * 1024);
+    expect(config.MIN_FREE_STORAGE_BYTES).toBe(1024 * 1024 * 1024);
     expect(config.LIMIT_INPUT_PIXELS).toBe(40_000_000);
     expect(config.S3_FORCE_PATH_STYLE).toBe(false);
     expect(config.S3_SSE).toBeUndefined();
@@ -34,6 +35,11 @@ describe('loadConfig', () => {
     const message = (caught as ConfigError).message;
     expect(message).toMatch(/PORT must be a number \(got "eighty"\)/);
     expect(message).toMatch(/REDIS_URL must be a URL starting with redis:\/\//);
+  });
+
+  it('takes 0 for MIN_FREE_STORAGE_BYTES (no reserve) and refuses a negative one', () => {
+    expect(loadConfig({ MIN_FREE_STORAGE_BYTES: '0' }).MIN_FREE_STORAGE_BYTES).toBe(0);
+    expect(() => loadConfig({ MIN_FREE_STORAGE_BYTES: '-1' })).toThrow(/MIN_FREE_STORAGE_BYTES must be at least 0/);
   });
 
   it('accepts API key digests and refuses anything else', () => {

@@ -88,6 +88,11 @@ describe('FsStorage', () => {
     expect(await storage.publicUrl(`thumbnails/${randomUUID()}.png`)).toBeNull();
   });
 
+  it('fails freeBytes with StorageUnavailableError when the root is gone', async () => {
+    await expect(storage.freeBytes()).rejects.toThrow(/cannot read the free space of .*ENOENT/);
+    await expect(storage.freeBytes()).rejects.toBeInstanceOf(StorageUnavailableError);
+  });
+
   it('fails ping with StorageUnavailableError naming the directory when it cannot be created', async () => {
     const file = join(dir, 'not-a-directory');
     await writeFile(file, 'x');
@@ -156,5 +161,17 @@ describe('FsStorage on a full disk (an 800 KiB tmpfs)', () => {
     const body = randomBytes(600 * 1024);
     await storage.put(key, chunked(body, 64 * 1024));
     expect((await storage.getBuffer(key)).equals(body)).toBe(true);
+  });
+
+  it('reports the free space left on the disk, down by what a put stored', async () => {
+    const before = await storage.freeBytes();
+    // Whatever the earlier cases left, the disk is 800 KiB and at least one page is still free.
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThanOrEqual(800 * 1024);
+    const key = `originals/${randomUUID()}`;
+    await storage.put(key, chunked(randomBytes(100 * 1024), 64 * 1024));
+    expect(await storage.freeBytes()).toBe(before - 100 * 1024);
+    await storage.delete(key);
+    expect(await storage.freeBytes()).toBe(before);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -145,6 +145,16 @@ export class FsStorage extends Storage {
   async publicUrl(key: string): Promise<string | null> {
     this.pathOf(key);
     return null;
+  }
+
+  /** What an unprivileged writer may still use on the filesystem holding the root (`df`'s Avail). */
+  async freeBytes(): Promise<number> {
+    try {
+      const info = await statfs(this.root);
+      return info.bavail * info.bsize;
+    } catch (error) {
+      throw this.unavailable(error, `cannot read the free space of ${this.root}`);
+    }
   }
 
   async ping(): Promise<void> {

@@ -92,6 +92,10 @@ describe('S3Storage', () => {
     });
   });
 
+  it('reports no free space: a bucket has no limit the service can read', async () => {
+    expect(await s3Storage().freeBytes()).toBeNull();
+  });
+
   describe('init and ping', () => {
     it('rejects naming the bucket when it is missing and createBucket is off, and creates nothing', async () => {
       const bucket = newBucket();

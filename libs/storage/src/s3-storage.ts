@@ -189,6 +189,11 @@ export class S3Storage extends Storage {
     });
   }
 
+  /** Buckets have no free space to read; a full MinIO disk shows as failed writes (503). */
+  async freeBytes(): Promise<null> {
+    return null;
+  }
+
   async ping(): Promise<void> {
     if ((await this.probeBucket()) === 'missing') throw this.missingBucket();
   }

@@ -67,6 +67,11 @@ export abstract class Storage {
    * presigned URL), or null when the API must serve the bytes itself.
    */
   abstract publicUrl(key: string): Promise<string | null>;
+  /**
+   * Bytes left for new objects where the backend has a hard, known limit (a local disk), or null
+   * where it has none we can see (an object store's quota is its own business).
+   */
+  abstract freeBytes(): Promise<number | null>;
   /** Resolves when the backend answers; rejects with the reason otherwise. */
   abstract ping(): Promise<void>;
   abstract close(): Promise<void>;

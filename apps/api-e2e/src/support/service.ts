@@ -8,6 +8,8 @@ export interface ServiceOptions {
   env?: Record<string, string>;
   /** Start no worker (tests that need jobs to stay waiting start one later). */
   withoutWorker?: boolean;
+  /** STORAGE_DIR: this folder, which the test owns (e.g. a small disk), instead of a fresh one. */
+  storageDir?: string;
   /**
    * For `storage: 's3'`: this S3 server instead of a fresh s3rver (e.g. one a test can take
    * down and bring back). The service stops it in `stop()`.
@@ -25,6 +27,7 @@ export class TestService {
   redis!: RunningRedisServer;
   env: Record<string, string> = {};
   storageDir = '';
+  private ownsStorageDir = false;
   private s3: { stop(): Promise<void> } | null = null;
 
   static async start(options: ServiceOptions = {}): Promise<TestService> {
@@ -41,7 +44,8 @@ export class TestService {
 
   private async boot(options: ServiceOptions): Promise<void> {
     this.redis = await startRedisServer({ appendonly: true });
-    this.storageDir = mkdtempSync(join(tmpdir(), 'tg-e2e-files-'));
+    this.ownsStorageDir = !options.storageDir;
+    this.storageDir = options.storageDir ?? mkdtempSync(join(tmpdir(), 'tg-e2e-files-'));
     this.env = {
       REDIS_URL: this.redis.url,
       STORAGE_DRIVER: 'fs',
@@ -119,6 +123,6 @@ export class TestService {
     await Promise.all([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
     await this.redis?.destroy();
     await this.s3?.stop();
-    if (this.storageDir) rmSync(this.storageDir, { recursive: true, force: true });
+    if (this.storageDir && this.ownsStorageDir) rmSync(this.storageDir, { recursive: true, force: true });
   }
 }

@@ -45,6 +45,13 @@ export const errors = {
     new ApiError(429, 'queue_full', 'Too many jobs are waiting; try again shortly.', {
       'retry-after': RETRY_AFTER_SECONDS,
     }),
+  insufficientStorage: () =>
+    new ApiError(
+      507,
+      'insufficient_storage',
+      'The server is short of disk space for uploads and stored nothing; try again later.',
+      { 'retry-after': '60' },
+    ),
   notComplete: (status: string) =>
     new ApiError(409, 'job_not_complete', `The job is ${status}; its thumbnail is not available.`, {}, { status }),
   notFound: (what = 'No such job.') => new ApiError(404, 'not_found', what),

@@ -25,6 +25,7 @@ import { ApiError, errors } from '../errors/api-error';
 import { cleanFilename } from './job-view';
 import { QueueAdmissionService } from './queue-admission.service';
 import { UploadInspector } from './upload-inspector';
+import { UploadSpace } from './upload-space';
 
 interface StoredUpload {
   filename: string;
@@ -47,6 +48,7 @@ export class ThumbnailSubmissionService {
     private readonly storage: Storage,
     private readonly jobStore: JobStore,
     private readonly admission: QueueAdmissionService,
+    private readonly space: UploadSpace,
     @InjectMetric(METRICS.jobsSubmitted) private readonly submitted: Counter,
     @InjectMetric(METRICS.uploadBytes) private readonly uploadBytes: Histogram,
   ) {}
@@ -54,6 +56,7 @@ export class ThumbnailSubmissionService {
   async submit(request: FastifyRequest, queryFit: unknown, owner: string | null): Promise<ThumbnailJob> {
     if (!request.isMultipart()) throw errors.fileRequired();
     await this.admission.assertRoom();
+    const releaseSpace = await this.space.claim(declaredBodyBytes(request));
 
     const id = randomUUID();
     const key = originalKey(id);
@@ -77,6 +80,9 @@ export class ThumbnailSubmissionService {
       // The write may have started: adapters drop partial data, and deleting nothing is harmless.
       await this.discard(id, key);
       throw toUploadError(error, this.config.MAX_UPLOAD_BYTES);
+    } finally {
+      // Stored or dropped: either way the disk's own free space now says what it took.
+      releaseSpace();
     }
     if (!upload) throw errors.fileRequired();
 
@@ -156,6 +162,13 @@ export class ThumbnailSubmissionService {
       this.logger.warn({ jobId: id, reason: error.message }, 'Could not delete a discarded upload'),
     );
   }
+}
+
+/** The body's Content-Length, or undefined when it is missing or not a number (chunked). */
+function declaredBodyBytes(request: FastifyRequest): number | undefined {
+  const header = request.headers['content-length'];
+  const bytes = header === undefined ? NaN : Number(header);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 function parseFit(value: unknown): ThumbnailFit {

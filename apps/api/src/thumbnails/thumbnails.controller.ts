@@ -57,6 +57,7 @@ export class ThumbnailsController {
   @ApiResponse({ status: 422, schema: { example: errorExample('image_too_large', 'The image declares 50000x50000 pixels, more than the limit of 40000000 pixels.') } })
   @ApiResponse({ status: 429, schema: { example: errorExample('queue_full', 'Too many jobs are waiting; try again shortly.') } })
   @ApiResponse({ status: 503, schema: { example: errorExample('service_unavailable', 'Storage is unavailable; try again shortly.') } })
+  @ApiResponse({ status: 507, schema: { example: errorExample('insufficient_storage', 'The server is short of disk space for uploads and stored nothing; try again later.') } })
   async submit(
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
