@@ -1,17 +1,9 @@
-import { loadConfig } from '@thumbnail/config';
-import { createStorage, type Storage } from '@thumbnail/storage';
+import type { Storage } from '@thumbnail/storage';
 import { png50, pngWithIccProfile400, truncated } from '@thumbnail/testing';
 import type { Queue } from 'bullmq';
 import { submit, submitAndWait, waitFor } from './support/client';
 import { queueClient, settledEntry } from './support/reliability-redis';
 import { TestService } from './support/service';
-
-/** The storage the service uses, opened with the same settings, to look at what it left there. */
-async function storageOf(service: TestService): Promise<Storage> {
-  const storage = await createStorage(loadConfig(service.env));
-  await storage.init();
-  return storage;
-}
 
 describe.each(['fs', 's3'] as const)('originals of finished jobs (STORAGE_DRIVER=%s)', (driver) => {
   let service: TestService;
@@ -21,7 +13,7 @@ describe.each(['fs', 's3'] as const)('originals of finished jobs (STORAGE_DRIVER
 
   beforeAll(async () => {
     service = await TestService.start({ storage: driver, withoutWorker: true });
-    storage = await storageOf(service);
+    storage = await service.openStorage();
     queue = queueClient(service.redis.url);
     api = service.api.url;
   });
@@ -77,7 +69,7 @@ describe('KEEP_ORIGINALS=true', () => {
     await settledEntry(queue, complete._id, 'completed');
     await settledEntry(queue, failed._id, 'failed');
 
-    const storage = await storageOf(service);
+    const storage = await service.openStorage();
     expect(await storage.getBuffer(`originals/${complete._id}`)).toEqual(good);
     expect(await storage.getBuffer(`originals/${failed._id}`)).toEqual(bad);
     await storage.close();

@@ -1,6 +1,8 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig } from '@thumbnail/config';
+import { createStorage, type Storage } from '@thumbnail/storage';
 import { startApp, startRedisServer, startS3rver, type RunningApp, type RunningRedisServer } from '@thumbnail/testing';
 
 export interface ServiceOptions {
@@ -96,6 +98,13 @@ export class TestService {
     await this.redis.stop();
     if (options.downForMs) await new Promise((resolve) => setTimeout(resolve, options.downForMs));
     this.redis = await startRedisServer({ appendonly: true, dir, port });
+  }
+
+  /** The storage the service uses, opened with the same settings, to look at what it left there. */
+  async openStorage(): Promise<Storage> {
+    const storage = await createStorage(loadConfig(this.env));
+    await storage.init();
+    return storage;
   }
 
   /** Files under the disk storage's folder (`originals/…`, `thumbnails/…`). */

@@ -54,6 +54,14 @@ export const errors = {
     ),
   notComplete: (status: string) =>
     new ApiError(409, 'job_not_complete', `The job is ${status}; its thumbnail is not available.`, {}, { status }),
+  notFinished: (status: string) =>
+    new ApiError(
+      409,
+      'job_not_finished',
+      `The job is ${status}; it can be deleted once it is complete or failed (wait for it with ?wait=30).`,
+      {},
+      { status },
+    ),
   notFound: (what = 'No such job.') => new ApiError(404, 'not_found', what),
   shuttingDown: () =>
     new ApiError(503, 'service_unavailable', 'This server is shutting down; send the upload again.', {

@@ -1,10 +1,11 @@
-import { Controller, Get, Header, HttpCode, Logger, Param, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, Header, HttpCode, Logger, Param, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isFinished, JOB_STATUSES, THUMBNAIL_FITS, type ThumbnailJob } from '@thumbnail/jobs';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { ownerOf } from '../auth/request-owner';
 import { errorExample, jobExample } from './openapi-examples';
+import { JobDeletionService } from './job-deletion.service';
 import type { JobView } from './job-view';
 import { MAX_WAIT_SECONDS, parseWait, ThumbnailQueryService } from './thumbnail-query.service';
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
@@ -19,6 +20,7 @@ export class ThumbnailsController {
   constructor(
     private readonly submission: ThumbnailSubmissionService,
     private readonly query: ThumbnailQueryService,
+    private readonly deletion: JobDeletionService,
   ) {}
 
   @Post()
@@ -145,5 +147,17 @@ export class ThumbnailsController {
       return undefined;
     }
     return new StreamableFile(await open(), { type: 'image/png', length: info.bytes });
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a finished job: its thumbnail, its original if kept, and its record' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiResponse({ status: 204, description: 'Deleted; the job and its files are gone' })
+  @ApiResponse({ status: 404, schema: { example: errorExample('not_found', 'No such job.') } })
+  @ApiResponse({ status: 409, schema: { example: { error: { code: 'job_not_finished', message: 'The job is processing; it can be deleted once it is complete or failed (wait for it with ?wait=30).', status: 'processing' } } } })
+  @ApiResponse({ status: 503, schema: { example: errorExample('service_unavailable', 'Storage is unavailable; try again shortly.') } })
+  async remove(@Req() request: FastifyRequest, @Param('id') id: string): Promise<void> {
+    await this.deletion.delete(id, ownerOf(request));
   }
 }

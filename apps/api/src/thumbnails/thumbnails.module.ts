@@ -5,6 +5,7 @@ import { THUMBNAIL_QUEUE } from '@thumbnail/jobs';
 import { Storage } from '@thumbnail/storage';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
+import { JobDeletionService } from './job-deletion.service';
 import { QueueAdmissionService } from './queue-admission.service';
 import { ThumbnailQueryService } from './thumbnail-query.service';
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
@@ -20,6 +21,7 @@ import { UploadSpace } from './upload-space';
     ThumbnailQueryService,
     QueueAdmissionService,
     JobCompletionWaiter,
+    JobDeletionService,
     {
       provide: UploadSpace,
       inject: [APP_CONFIG, Storage],

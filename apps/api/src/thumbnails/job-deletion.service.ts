@@ -1,0 +1,42 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { isFinished, JobStore, JobStoreUnavailableError, thumbnailKey } from '@thumbnail/jobs';
+import { Storage, StorageUnavailableError } from '@thumbnail/storage';
+import { errors } from '../errors/api-error';
+import { ThumbnailQueryService } from './thumbnail-query.service';
+
+/**
+ * DELETE /thumbnail/:id: removes a finished job's thumbnail, its original if still kept, and its
+ * record, for clients whose images must not outlive their use.
+ *
+ * Only finished jobs: a worker may still write a waiting or processing job's thumbnail, which
+ * would then outlive its record. A client waits for the job (`?wait=`) and deletes it after.
+ */
+@Injectable()
+export class JobDeletionService {
+  private readonly logger = new Logger(JobDeletionService.name);
+
+  constructor(
+    private readonly query: ThumbnailQueryService,
+    private readonly jobStore: JobStore,
+    private readonly storage: Storage,
+  ) {}
+
+  async delete(id: string, owner: string | null): Promise<void> {
+    const job = await this.query.find(id, owner);
+    if (!isFinished(job.status)) throw errors.notFinished(job.status);
+    try {
+      // Files before the record: if storage fails, the record stays and a retried DELETE
+      // finishes the work; the other way round, a failure would leave files nothing points to.
+      // The fixed thumbnail key, not the record's: a delivery may have written one and then
+      // failed the job.
+      await this.storage.delete(thumbnailKey(job.id));
+      await this.storage.delete(job.originalKey);
+      await this.jobStore.delete(job.id);
+    } catch (error) {
+      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage');
+      if (error instanceof JobStoreUnavailableError) throw errors.unavailable('The job store');
+      throw error;
+    }
+    this.logger.log({ jobId: job.id, status: job.status }, 'Job deleted');
+  }
+}
