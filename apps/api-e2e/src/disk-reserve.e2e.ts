@@ -82,6 +82,15 @@ describe(`the disk reserve: a ${DISK} disk, MIN_FREE_STORAGE_BYTES of 24 MiB`, (
     expect((await streamUpload(service.api.url, { fileBytes: UPLOAD, head }).answer).status).toBe(202);
     expect(freeBytes(storageDir)).toBeGreaterThanOrEqual(RESERVE);
   });
+
+  it('gives back the room of uploads refused for another reason', async () => {
+    // Eight refused uploads of 4 MiB would hold 32 MiB, more than the 20 left above the reserve.
+    for (let i = 0; i < 8; i++) {
+      const refused = await streamUpload(service.api.url, { fileBytes: UPLOAD, head, query: 'fit=sideways' }).answer;
+      expect(refused.status).toBe(400);
+    }
+    expect((await streamUpload(service.api.url, { fileBytes: UPLOAD, head }).answer).status).toBe(202);
+  });
 });
 
 describe('a full disk with no reserve (MIN_FREE_STORAGE_BYTES=0)', () => {

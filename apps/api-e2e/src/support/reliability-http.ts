@@ -22,6 +22,8 @@ export interface StreamedUploadOptions {
   stallAfter?: number;
   /** Send the body chunked, without Content-Length. */
   chunked?: boolean;
+  /** Query string of the POST, without the `?` (e.g. `fit=contain`). */
+  query?: string;
 }
 
 export interface StreamedUpload {
@@ -61,7 +63,8 @@ export function streamUpload(api: string, options: StreamedUploadOptions): Strea
   let answered = false;
   let markStalled: () => void = () => undefined;
   const stalled = new Promise<void>((resolve) => (markStalled = resolve));
-  const req: ClientRequest = request(`${api}/thumbnail`, { method: 'POST', headers });
+  const path = options.query ? `/thumbnail?${options.query}` : '/thumbnail';
+  const req: ClientRequest = request(`${api}${path}`, { method: 'POST', headers });
   const answer = new Promise<RawAnswer>((resolve, reject) => {
     req.on('response', (response) => {
       answered = true;

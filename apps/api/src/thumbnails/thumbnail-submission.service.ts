@@ -56,12 +56,14 @@ export class ThumbnailSubmissionService {
   async submit(request: FastifyRequest, queryFit: unknown, owner: string | null): Promise<ThumbnailJob> {
     if (!request.isMultipart()) throw errors.fileRequired();
     await this.admission.assertRoom();
-    const releaseSpace = await this.space.claim(declaredBodyBytes(request));
 
     const id = randomUUID();
     const key = originalKey(id);
     let fit = parseFit(queryFit ?? 'cover');
     let upload: StoredUpload | null = null;
+    // Claimed right before the try whose finally gives it back: a refusal in between would keep
+    // the room claimed for good.
+    const releaseSpace = await this.space.claim(declaredBodyBytes(request));
     try {
       const parts = request.parts({
         limits: { fileSize: this.config.MAX_UPLOAD_BYTES + 1, files: 1, fields: 10, fieldSize: 1024, parts: 20 },
