@@ -7,6 +7,7 @@ import { createImageProcessor } from '@thumbnail/image-processors';
 import { createRedisConnection, THUMBNAIL_QUEUE } from '@thumbnail/jobs';
 import { MetricsModule } from '@thumbnail/metrics';
 import { HealthController, InfrastructureModule, logDestination, pinoOptions } from '@thumbnail/runtime';
+import { JobRetentionService } from './job-retention.service';
 import { QueueReconcilerService } from './queue-reconciler.service';
 import { ThumbnailMakerService } from './thumbnail-maker.service';
 import { ThumbnailProcessor } from './thumbnail.processor';
@@ -44,6 +45,7 @@ export class WorkerModule {
         ThumbnailMakerService,
         ThumbnailProcessor,
         QueueReconcilerService,
+        JobRetentionService,
       ],
     };
   }

@@ -86,6 +86,7 @@ export const envSchema = z
     WORKER_LOCK_DURATION_MS: integer(30_000, 500, 3_600_000),
     WORKER_STALLED_INTERVAL_MS: integer(30_000, 500, 3_600_000),
     RECONCILE_INTERVAL_MS: integer(60_000, 0, 86_400_000),
+    RETENTION_SWEEP_INTERVAL_MS: integer(600_000, 100, 86_400_000),
     SHUTDOWN_TIMEOUT_MS: integer(25_000, 0, 600_000),
 
     // SHA-256 hex digests of the accepted API keys; keys themselves are never configured.

@@ -5,7 +5,6 @@ import { RedisJobStore } from './redis-job-store';
 export interface JobStoreSettings {
   JOB_STORE: 'redis' | 'mongo';
   MONGO_URL?: string;
-  JOB_RETENTION_DAYS: number;
 }
 
 export interface JobStoreStartOptions {
@@ -27,7 +26,7 @@ export async function createJobStore(
   // In a cluster MongoDB may become ready after the apps: retry instead of crash-looping.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await MongoJobStore.connect(settings.MONGO_URL as string, { retentionDays: settings.JOB_RETENTION_DAYS });
+      return await MongoJobStore.connect(settings.MONGO_URL as string, {});
     } catch (error) {
       if (Date.now() > deadline) throw error;
       options.onRetry?.((error as Error).message, attempt);

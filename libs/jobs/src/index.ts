@@ -7,3 +7,4 @@ export { createRedisConnection, redisOptions, waitForRedis, type RedisRole } fro
 export { RedisJobStore } from './redis-job-store';
 export { createJobStore, type JobStoreSettings } from './create-job-store';
 export { announceJobFinished, followFinishedJobs, JOB_FINISHED_CHANNEL } from './job-finished-channel';
+export { removeFinishedJob } from './job-removal';

@@ -223,6 +223,57 @@ export function describeJobStoreContract(name: string, setup: () => Promise<JobS
       await store.delete(input.id); // idempotent
     });
 
+    describe('expiredJobs', () => {
+      const DAY_MS = 24 * 60 * 60 * 1000;
+      const now = Date.now();
+      const cutoff = new Date(now - 7 * DAY_MS);
+
+      /** A job created `createdDaysAgo`, then taken to `to` `finishedDaysAgo` (if given). */
+      async function jobAged(createdDaysAgo: number, to: 'waiting' | 'processing' | 'complete' | 'failed', finishedDaysAgo?: number) {
+        const job = newJob({ createdAt: new Date(now - createdDaysAgo * DAY_MS) });
+        await store.create(job);
+        if (to === 'waiting') return job.id;
+        await store.transition(job.id, { from: ['waiting'], to: 'processing', startedAt: job.createdAt });
+        if (to === 'processing') return job.id;
+        const completedAt = new Date(now - (finishedDaysAgo ?? createdDaysAgo) * DAY_MS);
+        await store.transition(job.id, {
+          from: ['processing'],
+          to,
+          completedAt,
+          ...(to === 'complete' ? { thumbnailKey: `thumbnails/${job.id}.png` } : { error: { code: 'invalid_image', message: 'x' } }),
+        });
+        return job.id;
+      }
+
+      it('finds the jobs that finished before the time, complete or failed, and nothing else', async () => {
+        const complete = await jobAged(10, 'complete');
+        const failed = await jobAged(8, 'failed', 7.5);
+        // Created before the time but finished after it; finished lately; never finished.
+        const finishedLate = await jobAged(9, 'complete', 6);
+        await jobAged(1, 'complete');
+        await jobAged(30, 'waiting');
+        await jobAged(30, 'processing');
+
+        const found = await store.expiredJobs(cutoff, 10);
+        expect(found.map((job) => job.id).sort()).toEqual([complete, failed].sort());
+        expect(found.find((job) => job.id === complete)).toMatchObject({ status: 'complete', thumbnailKey: `thumbnails/${complete}.png` });
+        expect(found.find((job) => job.id === failed)).toMatchObject({ status: 'failed', error: { code: 'invalid_image' } });
+        expect(found.map((job) => job.id)).not.toContain(finishedLate);
+
+        expect(await store.expiredJobs(cutoff, 1)).toHaveLength(1);
+        await store.delete(complete);
+        expect((await store.expiredJobs(cutoff, 10)).map((job) => job.id)).toEqual([failed]);
+        expect(await store.expiredJobs(new Date(now - 60 * DAY_MS), 10)).toEqual([]);
+      });
+
+      it('finds them behind hundreds of older jobs that finished after the time', async () => {
+        for (let i = 0; i < 210; i++) await jobAged(20, 'complete', 1);
+        const expired = [await jobAged(15, 'complete', 10), await jobAged(14, 'failed', 10)];
+        const found = await store.expiredJobs(cutoff, 5);
+        expect(found.map((job) => job.id).sort()).toEqual(expired.sort());
+      });
+    });
+
     it('answers a ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -65,7 +65,12 @@ export abstract class JobStore {
   abstract get(id: string): Promise<ThumbnailJob | null>;
   abstract list(query: JobListQuery): Promise<JobPage>;
   abstract transition(id: string, change: JobTransition): Promise<TransitionResult>;
-  /** Removes the record; used when a submission cannot be queued. */
+  /**
+   * Up to `limit` finished jobs (complete or failed) whose `completedAt` is before
+   * `finishedBefore`: what JOB_RETENTION_DAYS removes. In no particular order.
+   */
+  abstract expiredJobs(finishedBefore: Date, limit: number): Promise<ThumbnailJob[]>;
+  /** Removes the record (a submission that could not be queued, a deleted or expired job). */
   abstract delete(id: string): Promise<void>;
   /** Resolves when the store answers; rejects with the reason otherwise. */
   abstract ping(): Promise<void>;

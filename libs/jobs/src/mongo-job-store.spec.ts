@@ -10,7 +10,6 @@ const MONGO_URL = process.env['MONGO_URL'];
 const SKIP_REASON =
   'MongoDB contract: skipped because MONGO_URL is not set (MongoDB cannot run on this machine; CI with a mongo service sets it)';
 const RUN_DB = `tg_contract_${randomBytes(6).toString('hex')}`;
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 function database(store: MongoJobStore) {
   const db = store.connection.db;
@@ -19,7 +18,7 @@ function database(store: MongoJobStore) {
 }
 
 function records(store: MongoJobStore) {
-  return database(store).collection<{ _id: string; expireAt?: Date }>('thumbnail_jobs');
+  return database(store).collection<{ _id: string }>('thumbnail_jobs');
 }
 
 async function dropAndClose(store: MongoJobStore | undefined): Promise<void> {
@@ -35,7 +34,7 @@ if (MONGO_URL === undefined || MONGO_URL === '') {
   const url = MONGO_URL;
 
   describeJobStoreContract('mongo', async () => {
-    const store = await MongoJobStore.connect(url, { retentionDays: 0, dbName: RUN_DB });
+    const store = await MongoJobStore.connect(url, { dbName: RUN_DB });
     return {
       store,
       reset: async () => void (await records(store).deleteMany({})),
@@ -43,62 +42,45 @@ if (MONGO_URL === undefined || MONGO_URL === '') {
     };
   });
 
-  describe('MongoJobStore retention', () => {
-    const dbName = `${RUN_DB}_ttl`;
-    let store: MongoJobStore;
-
-    beforeAll(async () => {
-      store = await MongoJobStore.connect(url, { retentionDays: 7, dbName });
+  describe('MongoJobStore indexes', () => {
+    const dbName = `${RUN_DB}_indexes`;
+    afterAll(async () => {
+      const store = await MongoJobStore.connect(url, { dbName });
+      await dropAndClose(store);
     });
-    afterAll(() => dropAndClose(store));
 
-    it('creates the list indexes and a TTL index on expireAt', async () => {
-      const keys = (await records(store).indexes()).map((index) => index.key);
-      expect(keys).toEqual(
-        expect.arrayContaining([
-          { createdAt: -1, _id: -1 },
-          { status: 1, createdAt: -1, _id: -1 },
-          { owner: 1, createdAt: -1, _id: -1 },
-          { owner: 1, status: 1, createdAt: -1, _id: -1 },
-        ]),
+    it('creates the list indexes and one on completedAt, and drops the TTL index of earlier versions', async () => {
+      // What earlier builds made with JOB_RETENTION_DAYS set: a TTL index that deleted the
+      // record and left its thumbnail behind.
+      const first = await MongoJobStore.connect(url, { dbName });
+      await records(first).createIndex(
+        { expireAt: 1 },
+        { expireAfterSeconds: 0, partialFilterExpression: { expireAt: { $exists: true } } },
       );
-      const ttl = (await records(store).indexes()).find((index) => index.key['expireAt'] === 1);
-      expect(ttl).toMatchObject({ expireAfterSeconds: 0, partialFilterExpression: { expireAt: { $exists: true } } });
-    });
+      await first.close();
 
-    it('sets expireAt only once a job finishes, retentionDays after completedAt', async () => {
-      const job = newJob();
-      await store.create(job);
-      await store.transition(job.id, { from: ['waiting'], to: 'processing', startedAt: new Date() });
-      expect((await records(store).findOne({ _id: job.id }))?.expireAt).toBeUndefined();
-
-      // In the future, so the TTL monitor cannot delete the record while the test reads it.
-      const completedAt = new Date(Date.now() + 365 * DAY_MS);
-      await store.transition(job.id, { from: ['processing'], to: 'complete', completedAt });
-      expect((await records(store).findOne({ _id: job.id }))?.expireAt).toEqual(
-        new Date(completedAt.getTime() + 7 * DAY_MS),
-      );
-      expect(await store.get(job.id)).not.toHaveProperty('expireAt');
-    });
-
-    it('drops the TTL index and stops setting expireAt when retention is turned off', async () => {
-      const kept = await MongoJobStore.connect(url, { retentionDays: 0, dbName });
+      const store = await MongoJobStore.connect(url, { dbName });
       try {
-        const keys = (await records(kept).indexes()).map((index) => index.key);
+        const keys = (await records(store).indexes()).map((index) => index.key);
+        expect(keys).toEqual(
+          expect.arrayContaining([
+            { createdAt: -1, _id: -1 },
+            { status: 1, createdAt: -1, _id: -1 },
+            { owner: 1, createdAt: -1, _id: -1 },
+            { owner: 1, status: 1, createdAt: -1, _id: -1 },
+            { completedAt: 1 },
+          ]),
+        );
         expect(keys).not.toContainEqual({ expireAt: 1 });
-        const job = newJob();
-        await kept.create(job);
-        await kept.transition(job.id, { from: ['waiting'], to: 'failed', completedAt: new Date() });
-        expect((await records(kept).findOne({ _id: job.id }))?.expireAt).toBeUndefined();
       } finally {
-        await kept.close();
+        await store.close();
       }
     });
   });
 
   describe('MongoJobStore when its connection is closed', () => {
     it('fails at once with JobStoreUnavailableError instead of hanging', async () => {
-      const store = await MongoJobStore.connect(url, { retentionDays: 0, dbName: `${RUN_DB}_closed` });
+      const store = await MongoJobStore.connect(url, { dbName: `${RUN_DB}_closed` });
       await database(store).dropDatabase();
       await store.close();
       const id = randomUUID();
@@ -109,6 +91,7 @@ if (MONGO_URL === undefined || MONGO_URL === '') {
       await expect(store.transition(id, { from: ['waiting'], to: 'processing' })).rejects.toBeInstanceOf(
         JobStoreUnavailableError,
       );
+      await expect(store.expiredJobs(new Date(), 10)).rejects.toBeInstanceOf(JobStoreUnavailableError);
       await expect(store.delete(id)).rejects.toBeInstanceOf(JobStoreUnavailableError);
       await expect(store.ping()).rejects.toBeInstanceOf(JobStoreUnavailableError);
       expect(Date.now() - started).toBeLessThan(2_000);
@@ -122,7 +105,7 @@ describe('MongoJobStore.connect without a reachable server', () => {
     const url = `mongodb://127.0.0.1:${await freePort()}/`;
     const started = Date.now();
     await expect(
-      MongoJobStore.connect(url, { retentionDays: 0, dbName: RUN_DB, serverSelectionTimeoutMS: 300 }),
+      MongoJobStore.connect(url, { dbName: RUN_DB, serverSelectionTimeoutMS: 300 }),
     ).rejects.toBeInstanceOf(JobStoreUnavailableError);
     expect(Date.now() - started).toBeLessThan(3_000);
   });

@@ -1,5 +1,5 @@
 import mongoose, { type Connection, type Model, type QueryFilter, Schema } from 'mongoose';
-import { isFinished, isJobStatus, JOB_STATUSES } from './job-status';
+import { isJobStatus, JOB_STATUSES } from './job-status';
 import {
   DuplicateJobError,
   type JobListQuery,
@@ -19,11 +19,8 @@ import { type JobError, type NewThumbnailJob, THUMBNAIL_FITS, type ThumbnailJob,
  * Renaming the collection or a field strands the records already stored.
  */
 const COLLECTION = 'thumbnail_jobs';
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface MongoJobStoreOptions {
-  /** Finished jobs are deleted this many days after they finish; 0 keeps them forever. */
-  retentionDays: number;
   /** Database to use instead of the URL's; authentication still uses the URL's (or its authSource). */
   dbName?: string;
   /** How long an operation waits for a usable server before failing as unavailable. */
@@ -31,16 +28,9 @@ export interface MongoJobStoreOptions {
 }
 
 /** A job as stored: the record with its id as `_id`. */
-type JobDocument = Omit<ThumbnailJob, 'id'> & {
-  _id: string;
-  /**
-   * Set only on finished jobs while retention is on; the TTL index deletes the record then.
-   * TTL on `createdAt` would also delete jobs that are still waiting or processing.
-   */
-  expireAt?: Date;
-};
+type JobDocument = Omit<ThumbnailJob, 'id'> & { _id: string };
 
-function jobSchema(retentionDays: number): Schema<JobDocument> {
+function jobSchema(): Schema<JobDocument> {
   const errorSchema = new Schema<JobError>(
     { code: { type: String, required: true }, message: { type: String, required: true } },
     { _id: false, versionKey: false, strict: true },
@@ -64,7 +54,6 @@ function jobSchema(retentionDays: number): Schema<JobDocument> {
       completedAt: { type: Date, default: null },
       attempts: { type: Number, required: true, default: 0 },
       error: { type: errorSchema, default: null },
-      expireAt: { type: Date },
     },
     { versionKey: false, strict: true },
   );
@@ -72,17 +61,17 @@ function jobSchema(retentionDays: number): Schema<JobDocument> {
   schema.index({ status: 1, createdAt: -1, _id: -1 });
   schema.index({ owner: 1, createdAt: -1, _id: -1 });
   schema.index({ owner: 1, status: 1, createdAt: -1, _id: -1 });
-  if (retentionDays > 0) {
-    schema.index({ expireAt: 1 }, { expireAfterSeconds: 0, partialFilterExpression: { expireAt: { $exists: true } } });
-  }
+  // expiredJobs. (Earlier builds expired records with a TTL index on `expireAt`, which left
+  // their thumbnails behind; syncIndexes drops it.)
+  schema.index({ completedAt: 1 });
   return schema;
 }
 
 /** Job records in MongoDB: the cluster adapter, for installs that run several API replicas. */
 export class MongoJobStore extends JobStore {
   /**
-   * Connects, creates the collection and makes its indexes match this configuration, and resolves
-   * once the store is usable. `syncIndexes` also drops the TTL index when retention is turned off.
+   * Connects, creates the collection and makes its indexes match the schema (dropping any other,
+   * such as an earlier version's TTL index), and resolves once the store is usable.
    */
   static async connect(url: string, options: MongoJobStoreOptions): Promise<MongoJobStore> {
     // A connection of our own, not mongoose's global default one. With buffering off, a command
@@ -99,10 +88,10 @@ export class MongoJobStore extends JobStore {
     });
     try {
       await connection.asPromise();
-      const model = connection.model<JobDocument>('ThumbnailJob', jobSchema(options.retentionDays), COLLECTION);
+      const model = connection.model<JobDocument>('ThumbnailJob', jobSchema(), COLLECTION);
       await model.createCollection();
       await model.syncIndexes();
-      return new MongoJobStore(connection, model, options.retentionDays);
+      return new MongoJobStore(connection, model);
     } catch (error) {
       // The connect error is the one worth reporting; a failure to close on top of it is not.
       await connection.close().catch(() => undefined);
@@ -114,7 +103,6 @@ export class MongoJobStore extends JobStore {
     /** Exposed for this adapter's own tests (raw fields, indexes); everything else sees `JobStore`. */
     readonly connection: Connection,
     private readonly model: Model<JobDocument>,
-    private readonly retentionDays: number,
   ) {
     super();
   }
@@ -166,17 +154,7 @@ export class MongoJobStore extends JobStore {
     if (change.completedAt) set.completedAt = change.completedAt;
     if (change.thumbnailKey !== undefined) set.thumbnailKey = change.thumbnailKey;
     if (change.error !== undefined) set.error = change.error;
-    // expireAt always follows the latest transition: set when a job finishes with retention on,
-    // removed otherwise, so a job that is running again can never be expired by an old value.
-    const expires = isFinished(change.to) && this.retentionDays > 0;
-    if (expires) {
-      set.expireAt = new Date((change.completedAt ?? new Date()).getTime() + this.retentionDays * DAY_MS);
-    }
-    const update = {
-      $set: set,
-      ...(expires ? {} : { $unset: { expireAt: 1 as const } }),
-      ...(change.incrementAttempts ? { $inc: { attempts: 1 } } : {}),
-    };
+    const update = { $set: set, ...(change.incrementAttempts ? { $inc: { attempts: 1 } } : {}) };
     // One atomic step: the status check and the write cannot interleave with another delivery's.
     const updated = await this.run(() =>
       this.model
@@ -186,6 +164,18 @@ export class MongoJobStore extends JobStore {
     );
     if (updated) return { applied: true, job: fromDocument(updated) };
     return { applied: false, job: await this.get(id) };
+  }
+
+  async expiredJobs(finishedBefore: Date, limit: number): Promise<ThumbnailJob[]> {
+    const docs = await this.run(() =>
+      this.model
+        .find({ status: { $in: ['complete', 'failed'] }, completedAt: { $lt: finishedBefore } })
+        .sort({ completedAt: 1 })
+        .limit(limit)
+        .lean<JobDocument[]>()
+        .exec(),
+    );
+    return docs.map(fromDocument);
   }
 
   async delete(id: string): Promise<void> {

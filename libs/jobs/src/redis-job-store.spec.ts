@@ -38,6 +38,7 @@ describe('RedisJobStore when Redis is down', () => {
     const store = new RedisJobStore(redis);
     const started = Date.now();
     await expect(store.get('00000000-0000-4000-8000-000000000000')).rejects.toBeInstanceOf(JobStoreUnavailableError);
+    await expect(store.expiredJobs(new Date(), 10)).rejects.toBeInstanceOf(JobStoreUnavailableError);
     await expect(store.ping()).rejects.toBeInstanceOf(JobStoreUnavailableError);
     expect(Date.now() - started).toBeLessThan(2_000);
   });

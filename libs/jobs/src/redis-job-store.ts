@@ -23,6 +23,8 @@ import { type NewThumbnailJob, type ThumbnailFit, type ThumbnailJob, waitingJob 
  * BullMQ without hash tags does).
  */
 const PREFIX = 'tg:';
+/** Index members read per round trip while looking for expired jobs. */
+const EXPIRY_SCAN_PAGE = 200;
 
 const INDEX_KEYS_LUA = `
 local function index_keys(prefix, owner, status)
@@ -124,10 +126,20 @@ export class RedisJobStore extends JobStore {
       this.redis.zrevrangebylex(indexKey(query), max, '-', 'LIMIT', 0, query.limit + 1),
     );
     const page = members.slice(0, query.limit);
+    const items = await this.records(page);
+    const last = page[page.length - 1];
+    const nextCursor =
+      members.length > query.limit ? encodeCursor({ createdAt: new Date(Number(last.slice(0, 13))), id: last.slice(14) }) : null;
+    return { items, nextCursor };
+  }
+
+  /** The records behind index members, in one round trip. */
+  private async records(members: string[]): Promise<ThumbnailJob[]> {
+    if (members.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const member of page) pipeline.hgetall(jobKey(member.slice(14)));
-    const results = page.length === 0 ? [] : await this.run(() => pipeline.exec());
-    const items = (results ?? [])
+    for (const member of members) pipeline.hgetall(jobKey(member.slice(14)));
+    const results = await this.run(() => pipeline.exec());
+    return (results ?? [])
       .map(([error, fields]) => {
         if (error) throw error;
         return fields as Record<string, string>;
@@ -135,10 +147,6 @@ export class RedisJobStore extends JobStore {
       // A record deleted between the two reads leaves an empty hash: skip it.
       .filter((fields) => Object.keys(fields).length > 0)
       .map(fromFields);
-    const last = page[page.length - 1];
-    const nextCursor =
-      members.length > query.limit ? encodeCursor({ createdAt: new Date(Number(last.slice(0, 13))), id: last.slice(14) }) : null;
-    return { items, nextCursor };
   }
 
   async transition(id: string, change: JobTransition): Promise<TransitionResult> {
@@ -161,6 +169,30 @@ export class RedisJobStore extends JobStore {
     );
     const job = fields ? fromFields(pairsToObject(fields)) : null;
     return applied === 1 && job ? { applied: true, job } : { applied: false, job };
+  }
+
+  /**
+   * Walks the complete and failed indexes oldest first up to `finishedBefore` (a job finishes
+   * after it is created, so nothing created later can qualify) and keeps the records that
+   * finished before it. Jobs created before but finished after are read and passed over.
+   */
+  async expiredJobs(finishedBefore: Date, limit: number): Promise<ThumbnailJob[]> {
+    const expired: ThumbnailJob[] = [];
+    const max = `(${positionKey(finishedBefore, '')}`;
+    for (const status of ['complete', 'failed'] as const) {
+      let min = '-';
+      while (expired.length < limit) {
+        const members = await this.run(() =>
+          this.redis.zrangebylex(indexKey({ limit, status }), min, max, 'LIMIT', 0, EXPIRY_SCAN_PAGE),
+        );
+        for (const job of await this.records(members)) {
+          if (expired.length < limit && job.completedAt && job.completedAt < finishedBefore) expired.push(job);
+        }
+        if (members.length < EXPIRY_SCAN_PAGE) break;
+        min = `(${members[members.length - 1]}`;
+      }
+    }
+    return expired;
   }
 
   async delete(id: string): Promise<void> {

@@ -10,6 +10,7 @@ export const METRICS = {
   queueJobs: 'thumbnail_queue_jobs',
   jobsFinished: 'thumbnail_jobs_finished_total',
   originalDeleteFailures: 'thumbnail_original_delete_failures_total',
+  jobsExpired: 'thumbnail_jobs_expired_total',
   jobWait: 'thumbnail_job_wait_seconds',
   jobProcessing: 'thumbnail_job_processing_seconds',
   jobsInProgress: 'thumbnail_jobs_in_progress',

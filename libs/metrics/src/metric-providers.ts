@@ -47,6 +47,10 @@ export function workerMetricProviders(): Provider[] {
       name: METRICS.originalDeleteFailures,
       help: 'Originals of finished jobs that could not be deleted and stay in storage (see the worker log for their keys).',
     }),
+    makeCounterProvider({
+      name: METRICS.jobsExpired,
+      help: 'Finished jobs removed with their files once JOB_RETENTION_DAYS had passed.',
+    }),
     makeHistogramProvider({
       name: METRICS.jobWait,
       help: 'Time from submission to the start of processing.',

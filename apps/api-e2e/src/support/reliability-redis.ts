@@ -48,8 +48,8 @@ export async function deleteQueueKeys(redis: Redis): Promise<number> {
 }
 
 /**
- * Moves a job record's `createdAt` back by `ms`, consistently: the hash field and its member in
- * every index. Index members embed createdAt (`<13-digit ms>:<id>`) and the store's scripts
+ * Moves a job back in time by `ms`, consistently: its `createdAt` (and `startedAt` and
+ * `completedAt`, when set) and its `createdAt` member in every index. Index members embed createdAt (`<13-digit ms>:<id>`) and the store's scripts
  * rebuild the member from the hash field on every transition, so changing only the field would
  * leave stale members behind and make the next transition miss them.
  */
@@ -62,6 +62,9 @@ export async function backdateJob(redis: Redis, id: string, ms: number): Promise
   const indexes = ['tg:idx:all', `tg:idx:status:${record['status']}`];
   if (record['owner']) indexes.push(`tg:idx:owner:${record['owner']}`, `tg:idx:owner:${record['owner']}:status:${record['status']}`);
   const change = redis.multi().hset(`tg:job:${id}`, 'createdAt', String(after));
+  for (const field of ['startedAt', 'completedAt']) {
+    if (record[field]) change.hset(`tg:job:${id}`, field, String(Number(record[field]) - ms));
+  }
   for (const index of indexes) change.zrem(index, member(before)).zadd(index, 0, member(after));
   const results = await change.exec();
   const failed = results?.find(([error]) => error);

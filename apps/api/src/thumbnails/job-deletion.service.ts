@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { isFinished, JobStore, JobStoreUnavailableError, thumbnailKey } from '@thumbnail/jobs';
+import { isFinished, JobStore, JobStoreUnavailableError, removeFinishedJob } from '@thumbnail/jobs';
 import { Storage, StorageUnavailableError } from '@thumbnail/storage';
 import { errors } from '../errors/api-error';
 import { ThumbnailQueryService } from './thumbnail-query.service';
@@ -25,13 +25,8 @@ export class JobDeletionService {
     const job = await this.query.find(id, owner);
     if (!isFinished(job.status)) throw errors.notFinished(job.status);
     try {
-      // Files before the record: if storage fails, the record stays and a retried DELETE
-      // finishes the work; the other way round, a failure would leave files nothing points to.
-      // The fixed thumbnail key, not the record's: a delivery may have written one and then
-      // failed the job.
-      await this.storage.delete(thumbnailKey(job.id));
-      await this.storage.delete(job.originalKey);
-      await this.jobStore.delete(job.id);
+      // If storage fails, the record stays and a retried DELETE finishes the work.
+      await removeFinishedJob(job, this.jobStore, this.storage);
     } catch (error) {
       if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage');
       if (error instanceof JobStoreUnavailableError) throw errors.unavailable('The job store');

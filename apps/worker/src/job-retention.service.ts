@@ -1,0 +1,73 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import type { Counter } from 'prom-client';
+import { APP_CONFIG, type Env } from '@thumbnail/config';
+import { JobStore, removeFinishedJob } from '@thumbnail/jobs';
+import { InjectMetric, METRICS } from '@thumbnail/metrics';
+import { Storage } from '@thumbnail/storage';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Jobs removed per store read. */
+const BATCH = 100;
+
+/**
+ * JOB_RETENTION_DAYS: removes finished jobs that many days after they finished, with their
+ * thumbnail and any kept original, so a confidential image does not outlive its record. Every
+ * worker sweeps; removing a job twice is harmless, so they need not take turns.
+ */
+@Injectable()
+export class JobRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<number> | null = null;
+  private stopping = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: Env,
+    private readonly jobStore: JobStore,
+    private readonly storage: Storage,
+    private readonly logger: PinoLogger,
+    @InjectMetric(METRICS.jobsExpired) private readonly expired: Counter,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.JOB_RETENTION_DAYS === 0) return;
+    this.timer = setInterval(() => void this.sweepOnce(), this.config.RETENTION_SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Returns how many jobs were removed. Overlapping calls share one sweep. */
+  sweepOnce(now = Date.now()): Promise<number> {
+    this.running ??= this.sweep(new Date(now - this.config.JOB_RETENTION_DAYS * DAY_MS))
+      .catch((error: Error) => {
+        // The jobs stay; the next sweep tries them again.
+        this.logger.warn({ reason: error.message }, 'Retention sweep failed');
+        return 0;
+      })
+      .finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async sweep(finishedBefore: Date): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const jobs = await this.jobStore.expiredJobs(finishedBefore, BATCH);
+      for (const job of jobs) {
+        if (this.stopping) return removed;
+        await removeFinishedJob(job, this.jobStore, this.storage);
+        this.expired.inc();
+        removed++;
+      }
+      if (jobs.length < BATCH || this.stopping) break;
+    }
+    if (removed > 0) {
+      this.logger.info({ removed, finishedBefore: finishedBefore.toISOString() }, 'Removed jobs past JOB_RETENTION_DAYS');
+    }
+    return removed;
+  }
+}
