@@ -54,20 +54,22 @@ export class JobRetentionService implements OnApplicationBootstrap, OnApplicatio
   }
 
   private async sweep(finishedBefore: Date): Promise<number> {
-    let removed = 0;
+    const removed = new Set<string>();
     for (;;) {
       const jobs = await this.jobStore.expiredJobs(finishedBefore, BATCH);
       for (const job of jobs) {
-        if (this.stopping) return removed;
+        if (this.stopping) return removed.size;
+        // A store that kept answering with a job it had said it removed would loop forever.
+        if (removed.has(job.id)) throw new Error(`job ${job.id} is still listed after its removal`);
         await removeFinishedJob(job, this.jobStore, this.storage);
         this.expired.inc();
-        removed++;
+        removed.add(job.id);
       }
       if (jobs.length < BATCH || this.stopping) break;
     }
-    if (removed > 0) {
-      this.logger.info({ removed, finishedBefore: finishedBefore.toISOString() }, 'Removed jobs past JOB_RETENTION_DAYS');
+    if (removed.size > 0) {
+      this.logger.info({ removed: removed.size, finishedBefore: finishedBefore.toISOString() }, 'Removed jobs past JOB_RETENTION_DAYS');
     }
-    return removed;
+    return removed.size;
   }
 }
