@@ -5,6 +5,7 @@ import { APP_CONFIG, type Env } from '@thumbnail/config';
 import { JobStore, removeFinishedJob } from '@thumbnail/jobs';
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { Storage } from '@thumbnail/storage';
+import { PeriodicPass } from './periodic-pass';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Jobs removed per store read. */
@@ -17,9 +18,12 @@ const BATCH = 100;
  */
 @Injectable()
 export class JobRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
   private stopping = false;
+  private readonly passes = new PeriodicPass(
+    () => this.sweep(new Date(Date.now() - this.config.JOB_RETENTION_DAYS * DAY_MS)),
+    // The jobs stay; the next sweep tries them again.
+    (error) => this.logger.warn({ reason: error.message }, 'Retention sweep failed'),
+  );
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: Env,
@@ -31,26 +35,17 @@ export class JobRetentionService implements OnApplicationBootstrap, OnApplicatio
 
   onApplicationBootstrap(): void {
     if (this.config.JOB_RETENTION_DAYS === 0) return;
-    this.timer = setInterval(() => void this.sweepOnce(), this.config.RETENTION_SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.passes.start(this.config.RETENTION_SWEEP_INTERVAL_MS);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.passes.stop();
   }
 
   /** Returns how many jobs were removed. Overlapping calls share one sweep. */
-  sweepOnce(now = Date.now()): Promise<number> {
-    this.running ??= this.sweep(new Date(now - this.config.JOB_RETENTION_DAYS * DAY_MS))
-      .catch((error: Error) => {
-        // The jobs stay; the next sweep tries them again.
-        this.logger.warn({ reason: error.message }, 'Retention sweep failed');
-        return 0;
-      })
-      .finally(() => (this.running = null));
-    return this.running;
+  sweepOnce(): Promise<number> {
+    return this.passes.runOnce();
   }
 
   private async sweep(finishedBefore: Date): Promise<number> {

@@ -12,6 +12,7 @@ import {
   type ThumbnailJobPayload,
 } from '@thumbnail/jobs';
 import { logErrorsQuietly } from '@thumbnail/runtime';
+import { PeriodicPass } from './periodic-pass';
 
 /** A record younger than this may still be on its way into the queue from the API. */
 const GRACE_MS = 30_000;
@@ -24,8 +25,10 @@ const PAGE = 200;
  */
 @Injectable()
 export class QueueReconcilerService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
+  private readonly passes = new PeriodicPass(
+    () => this.pass(Date.now()),
+    (error) => this.logger.warn({ reason: error.message }, 'Reconciliation pass failed'),
+  );
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: Env,
@@ -37,24 +40,16 @@ export class QueueReconcilerService implements OnApplicationBootstrap, OnApplica
   onApplicationBootstrap(): void {
     logErrorsQuietly(this.queue, 'Queue', this.logger);
     if (this.config.RECONCILE_INTERVAL_MS === 0) return;
-    this.timer = setInterval(() => void this.reconcileOnce(), this.config.RECONCILE_INTERVAL_MS);
-    this.timer.unref();
+    this.passes.start(this.config.RECONCILE_INTERVAL_MS);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.passes.stop();
   }
 
   /** Returns how many jobs were queued again. Overlapping calls share one pass. */
-  reconcileOnce(now = Date.now()): Promise<number> {
-    this.running ??= this.pass(now)
-      .catch((error: Error) => {
-        this.logger.warn({ reason: error.message }, 'Reconciliation pass failed');
-        return 0;
-      })
-      .finally(() => (this.running = null));
-    return this.running;
+  reconcileOnce(): Promise<number> {
+    return this.passes.runOnce();
   }
 
   private async pass(now: number): Promise<number> {
