@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
-import sharp from 'sharp';
 import { MAKE_THUMBNAIL_JOB } from '@thumbnail/jobs';
 import { png50 } from '@thumbnail/testing';
 import { call, submit, submitAndWait, waitFor } from './support/client';
@@ -9,6 +8,7 @@ import { acceptedId, eventually, listedCount, metric, pendingWrites, untilReady 
 import { queueClient, settledEntry } from './support/reliability-redis';
 import { startRestartableS3rver, type RestartableS3rver } from './support/reliability-s3rver';
 import { TestService } from './support/service';
+import { slowPng } from './support/slow-png';
 
 const COMPLETE = 'thumbnail_jobs_finished_total{outcome="complete",code=""}';
 
@@ -100,13 +100,6 @@ describe('object storage refusing connections (STORAGE_DRIVER=s3)', () => {
     expect((await submitAndWait(api, small)).status).toBe('complete');
   });
 });
-
-/** A PNG the worker needs a few hundred milliseconds for, so two deliveries overlap. */
-function slowPng(): Promise<Buffer> {
-  return sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 200, g: 80, b: 20 } } })
-    .png({ progressive: true, compressionLevel: 1 })
-    .toBuffer();
-}
 
 describe('the same job delivered twice', () => {
   let service: TestService;

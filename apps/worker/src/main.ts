@@ -6,7 +6,7 @@ import type { Gauge } from 'prom-client';
 import { loadConfigOrExit } from '@thumbnail/config';
 import { METRICS, metricToken } from '@thumbnail/metrics';
 import { APP_VERSION, onTerminate } from '@thumbnail/runtime';
-import { ThumbnailProcessor } from './thumbnail.processor';
+import { jobsInFlight, ThumbnailProcessor } from './thumbnail.processor';
 import { WorkerModule } from './worker.module';
 
 async function bootstrap(): Promise<void> {
@@ -22,7 +22,12 @@ async function bootstrap(): Promise<void> {
   const pino = await app.resolve(PinoLogger);
   pino.setContext('main');
   pino.info(
-    { port: config.WORKER_PORT, concurrency: config.WORKER_CONCURRENCY, version: APP_VERSION },
+    {
+      port: config.WORKER_PORT,
+      concurrency: config.WORKER_CONCURRENCY,
+      jobsInFlight: jobsInFlight(config.WORKER_CONCURRENCY),
+      version: APP_VERSION,
+    },
     'Worker consuming thumbnail jobs',
   );
 

@@ -2,9 +2,10 @@ import { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
+import pLimit from 'p-limit';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
-import { ImageProcessor, ImageRejectedError } from '@thumbnail/imaging';
+import { ImageProcessor, ImageRejectedError, type Thumbnail } from '@thumbnail/imaging';
 import {
   announceJobFinished,
   JobStore,
@@ -43,6 +44,14 @@ export type Outcome =
  */
 @Injectable()
 export class ThumbnailMakerService {
+  /**
+   * The worker holds more jobs than it makes images at once (see jobsInFlight), so that one
+   * job's waits (Redis round trips, the thumbnail's write and fsync) overlap other jobs' image
+   * work. That work, from reading the original to the encoded thumbnail, holds the CPU and the
+   * memory, so it alone is limited to WORKER_CONCURRENCY at a time.
+   */
+  private readonly imageSlots: pLimit.Limit;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: Env,
     @Inject(REDIS) private readonly redis: Redis,
@@ -55,7 +64,9 @@ export class ThumbnailMakerService {
     @InjectMetric(METRICS.jobWait) private readonly waitSeconds: Histogram<string>,
     @InjectMetric(METRICS.jobProcessing) private readonly processingSeconds: Histogram<string>,
     @InjectMetric(METRICS.jobsInProgress) private readonly inProgress: Gauge<string>,
-  ) {}
+  ) {
+    this.imageSlots = pLimit(config.WORKER_CONCURRENCY);
+  }
 
   async make(payload: ThumbnailJobPayload, attempt: Attempt): Promise<Outcome> {
     const log = this.logger.logger.child({ jobId: payload.jobId, requestId: payload.requestId, attempt: attempt.number });
@@ -77,11 +88,9 @@ export class ThumbnailMakerService {
     const job = started.job;
     if (job.attempts === 1) this.waitSeconds.observe((startedAt.getTime() - job.createdAt.getTime()) / 1000);
 
-    this.inProgress.inc();
     const stopTimer = this.processingSeconds.startTimer();
     try {
-      const original = await this.storage.getBuffer(job.originalKey);
-      const thumbnail = await this.imaging.makeThumbnail(original, { width: job.width, height: job.height, fit: job.fit });
+      const thumbnail = await this.imageSlots(() => this.makeImage(job));
       const key = thumbnailKey(job.id);
       await this.storage.put(key, Readable.from([thumbnail.data]), { contentType: 'image/png' });
       const done = await this.jobStore.transition(job.id, {
@@ -104,6 +113,15 @@ export class ThumbnailMakerService {
       return await this.handleFailure(job, attempt, error, log);
     } finally {
       stopTimer();
+    }
+  }
+
+  private async makeImage(job: ThumbnailJob): Promise<Thumbnail> {
+    this.inProgress.inc();
+    try {
+      const original = await this.storage.getBuffer(job.originalKey);
+      return await this.imaging.makeThumbnail(original, { width: job.width, height: job.height, fit: job.fit });
+    } finally {
       this.inProgress.dec();
     }
   }

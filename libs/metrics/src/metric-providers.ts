@@ -63,11 +63,11 @@ export function workerMetricProviders(): Provider[] {
     }),
     makeGaugeProvider({
       name: METRICS.jobsInProgress,
-      help: 'Jobs this worker is processing right now.',
+      help: 'Images this worker is making right now (at most WORKER_CONCURRENCY).',
     }),
     makeGaugeProvider({
       name: METRICS.workerConcurrency,
-      help: 'Jobs this worker may process at once (WORKER_CONCURRENCY).',
+      help: 'Images this worker may make at once (WORKER_CONCURRENCY).',
     }),
   ];
 }
