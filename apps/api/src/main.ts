@@ -13,6 +13,7 @@ import { AppModule } from './app.module';
 import { loadApiKeys } from './auth/api-keys';
 import { errors } from './errors/api-error';
 import { recordHttpMetrics } from './http-metrics';
+import { declaredBodyBytes } from './thumbnails/declared-body-bytes';
 import { JobCompletionWaiter } from './thumbnails/job-completion-waiter.service';
 import { ThumbnailSubmissionService } from './thumbnails/thumbnail-submission.service';
 
@@ -60,7 +61,7 @@ async function bootstrap(): Promise<void> {
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
-    const declared = Number(request.headers['content-length'] ?? 0);
+    const declared = declaredBodyBytes(request.headers) ?? 0;
     if (request.method === 'POST' && declared > config.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES) {
       // Refused from the header alone: the body is never read.
       throw errors.fileTooLarge(config.MAX_UPLOAD_BYTES);
@@ -72,8 +73,8 @@ async function bootstrap(): Promise<void> {
     // An upload refused part-way leaves unread bytes. A bounded remainder is read and dropped
     // before answering, so a client that writes its whole body before reading (many do) gets
     // the answer instead of a reset; an oversized or stalled one is cut off after the answer.
-    const declared = Number(request.headers['content-length']);
-    const bounded = declared <= config.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES;
+    const declared = declaredBodyBytes(request.headers);
+    const bounded = declared !== undefined && declared <= config.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES;
     if (!shuttingDown && reply.statusCode !== 413 && bounded && (await drain(request.raw, DRAIN_TIMEOUT_MS))) return;
     void reply.header('connection', 'close');
   });

@@ -22,6 +22,7 @@ import {
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { Storage, StorageUnavailableError } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
+import { declaredBodyBytes } from './declared-body-bytes';
 import { cleanFilename } from './job-view';
 import { QueueAdmissionService } from './queue-admission.service';
 import { UploadInspector } from './upload-inspector';
@@ -63,7 +64,7 @@ export class ThumbnailSubmissionService {
     let upload: StoredUpload | null = null;
     // Claimed right before the try whose finally gives it back: a refusal in between would keep
     // the room claimed for good.
-    const releaseSpace = await this.space.claim(declaredBodyBytes(request));
+    const releaseSpace = await this.space.claim(declaredBodyBytes(request.headers));
     try {
       const parts = request.parts({
         limits: { fileSize: this.config.MAX_UPLOAD_BYTES + 1, files: 1, fields: 10, fieldSize: 1024, parts: 20 },
@@ -164,13 +165,6 @@ export class ThumbnailSubmissionService {
       this.logger.warn({ jobId: id, reason: error.message }, 'Could not delete a discarded upload'),
     );
   }
-}
-
-/** The body's Content-Length, or undefined when it is missing or not a number (chunked). */
-function declaredBodyBytes(request: FastifyRequest): number | undefined {
-  const header = request.headers['content-length'];
-  const bytes = header === undefined ? NaN : Number(header);
-  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 function parseFit(value: unknown): ThumbnailFit {
