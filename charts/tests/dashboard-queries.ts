@@ -15,11 +15,11 @@ export const RULES_TEST_FILE = join(CHART_FILES_DIR, 'prometheus-rules.test.yaml
 export const DASHBOARD_FILE = join(CHART_FILES_DIR, 'grafana-dashboard.json');
 
 export const RUNBOOK_BASE_URL =
-  'https://github.com/thumbnail-generator/thumbnail-generator/blob/main/README.md';
+  'https://github.com/thumbnail-generator/thumbnail-generator/blob/main/docs/operations.md';
 
 /**
- * The README anchors the alerts' runbook_url point at, one per alert (`alert-` + lowercase
- * alert name). The README's "Operations guide" needs a heading for each: `### Alert: <Name>`.
+ * The anchors of docs/operations.md the alerts' runbook_url point at, one per alert (`alert-` + lowercase
+ * alert name). That page needs a heading for each: `## Alert: <Name>`.
  */
 export const RUNBOOK_ANCHORS = [
   'alert-serviceavailability',
