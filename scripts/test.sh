@@ -9,6 +9,9 @@ source scripts/lib.sh
 ensure_debian_package redis-server redis-server
 ensure_debian_package promtool prometheus
 ensure_node_modules
+# MinIO, FerretDB, helm, kubeconform and the Kubernetes API server: pinned, built from their Go
+# modules once per machine (scripts/tools.sh says what it builds and how long it took).
+bash scripts/tools.sh
 
 # The ?wait= suite holds 2,000 connections at once; a soft limit of 1024 open files would refuse
 # them. Raise it to the hard limit (no-op where it already is).

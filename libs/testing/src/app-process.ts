@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port';
+import { findWorkspaceRoot } from './workspace-root';
 
 export type AppName = 'api' | 'worker';
 
@@ -88,14 +89,4 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   }
   child.kill('SIGKILL');
   throw new Error(`no /health answer from ${url} within ${timeoutMs} ms:\n${output()}`);
-}
-
-function findWorkspaceRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'nx.json'))) {
-    const parent = join(dir, '..');
-    if (parent === dir) throw new Error('nx.json not found above ' + __dirname);
-    dir = parent;
-  }
-  return dir;
 }

@@ -6,3 +6,8 @@ export * from './app-process';
 export * from './png-chunks';
 export * from './process-stats';
 export * from './small-disk';
+export * from './built-tools';
+export * from './server-process';
+export * from './minio-server';
+export * from './ferretdb-server';
+export * from './workspace-root';
