@@ -1,7 +1,7 @@
 const { readCachedProjectGraph, serializeJson } = require('@nx/devkit');
 const { generatePrunedDeployOutput } = require('@nx/js');
 
-/** Packages the API must never ship: it only reads image headers (libs/imaging). */
+/** Packages the API must never ship: it only reads image headers (libs/upload-inspection). */
 const IMAGE_LIBRARIES = ['sharp', '@napi-rs/image'];
 const NAME = 'WithoutImageLibraries';
 

@@ -1,6 +1,5 @@
 import { loadConfig } from '@thumbnail/config';
-import type { ImageProcessor, ThumbnailPlan } from '@thumbnail/imaging';
-import { createImageProcessor, SharpImageProcessor } from '@thumbnail/image-processors';
+import { createImageProcessor, SharpImageProcessor, type ImageProcessor, type ThumbnailPlan } from '@thumbnail/thumbnail-making';
 import type { BenchSettings } from './bench-settings';
 import type { CorpusImage } from './corpus';
 import { closedLoop, median, type ClosedLoopResult } from './load-loops';

@@ -1,7 +1,7 @@
 /*
  * The bench's only direct use of sharp: images the testing fixtures do not have, the bare
  * decode-resize-encode ceiling, checking what nginx sent back, and versions. The service's own
- * pipeline is only ever run through the imaging processors.
+ * pipeline is only ever run through the thumbnail-making processors.
  */
 import sharp from 'sharp';
 import { mulberry32 } from '@thumbnail/testing';

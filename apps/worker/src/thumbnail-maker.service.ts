@@ -5,7 +5,7 @@ import { PinoLogger } from 'nestjs-pino';
 import pLimit from 'p-limit';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
-import { ImageProcessor, ImageRejectedError, type Thumbnail } from '@thumbnail/imaging';
+import { ImageProcessor, ImageRejectedError, type Thumbnail } from '@thumbnail/thumbnail-making';
 import {
   announceJobFinished,
   JobStore,
@@ -37,7 +37,7 @@ export type Outcome =
   | { kind: 'skipped'; reason: 'missing' | 'already_finished' };
 
 /**
- * Makes one thumbnail: marks the job processing, reads the original, runs the imaging
+ * Makes one thumbnail: marks the job processing, reads the original, runs the image
  * pipeline, writes the thumbnail, marks it complete, deletes the original. Safe to run twice for
  * the same job: the thumbnail key is fixed and status changes are conditional, so a duplicate
  * delivery writes the same object and changes nothing.

@@ -1,11 +1,11 @@
 import { BullModule } from '@nestjs/bullmq';
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, ConfigModule, type Env } from '@thumbnail/config';
-import { ImageProcessor } from '@thumbnail/imaging';
-import { createImageProcessor } from '@thumbnail/image-processors';
+import { createImageProcessor, ImageProcessor } from '@thumbnail/thumbnail-making';
 import { createRedisConnection, THUMBNAIL_QUEUE } from '@thumbnail/jobs';
-import { MetricsModule } from '@thumbnail/metrics';
+import type { Counter } from 'prom-client';
+import { METRICS, MetricsModule, metricToken } from '@thumbnail/metrics';
 import { HealthController, InfrastructureModule, logDestination, pinoOptions } from '@thumbnail/runtime';
 import { JobRetentionService } from './job-retention.service';
 import { QueueReconcilerService } from './queue-reconciler.service';
@@ -34,13 +34,19 @@ export class WorkerModule {
       providers: [
         {
           provide: ImageProcessor,
-          inject: [APP_CONFIG],
-          useFactory: (c: Env) =>
-            createImageProcessor({
+          inject: [APP_CONFIG, metricToken(METRICS.fastPathFallbacks)],
+          useFactory: (c: Env, fallbacks: Counter) => {
+            const logger = new Logger('ImageProcessor');
+            return createImageProcessor({
               limitInputPixels: c.LIMIT_INPUT_PIXELS,
               timeoutSeconds: Math.max(1, Math.ceil(c.JOB_TIMEOUT_MS / 1000)),
               smallPngFastPath: c.SMALL_PNG_FAST_PATH,
-            }),
+              onFastPathFallback: (reason) => {
+                fallbacks.inc();
+                logger.warn({ reason: reason instanceof Error ? reason.message : String(reason) }, 'Small-PNG fast path failed on an image; sharp makes it instead');
+              },
+            });
+          },
         },
         ThumbnailMakerService,
         ThumbnailProcessor,

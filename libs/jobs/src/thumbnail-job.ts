@@ -1,6 +1,6 @@
 import type { JobStatus } from './job-status';
 
-/** How the thumbnail fills its box; see the imaging lib for what each does to pixels. */
+/** How the thumbnail fills its box; see libs/thumbnail-making for what each does to pixels. */
 export const THUMBNAIL_FITS = ['cover', 'contain', 'fill'] as const;
 export type ThumbnailFit = (typeof THUMBNAIL_FITS)[number];
 

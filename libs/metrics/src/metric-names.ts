@@ -15,6 +15,7 @@ export const METRICS = {
   jobProcessing: 'thumbnail_job_processing_seconds',
   jobsInProgress: 'thumbnail_jobs_in_progress',
   workerConcurrency: 'thumbnail_worker_concurrency',
+  fastPathFallbacks: 'thumbnail_fast_path_fallbacks_total',
 } as const;
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;

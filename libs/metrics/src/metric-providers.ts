@@ -65,6 +65,10 @@ export function workerMetricProviders(): Provider[] {
       name: METRICS.jobsInProgress,
       help: 'Images this worker is making right now (at most WORKER_CONCURRENCY).',
     }),
+    makeCounterProvider({
+      name: METRICS.fastPathFallbacks,
+      help: 'Small PNGs the fast path took and failed on, handed to sharp instead (SMALL_PNG_FAST_PATH).',
+    }),
     makeGaugeProvider({
       name: METRICS.workerConcurrency,
       help: 'Images this worker may make at once (WORKER_CONCURRENCY).',

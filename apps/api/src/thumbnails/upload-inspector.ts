@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { readDeclaredDimensions, sniffImageType, SNIFF_BYTES, type SniffedImage } from '@thumbnail/imaging';
+import { readDeclaredDimensions, REFUSED_FORMATS, sniffImageType, SNIFF_BYTES, type SniffedImage } from '@thumbnail/upload-inspection';
 import { errors } from '../errors/api-error';
 
 /** How far into the file we look for the declared dimensions (JPEG EXIF can push SOF back). */
@@ -62,11 +62,8 @@ export class UploadInspector extends Transform {
     if (!this.image) {
       const image = sniffImageType(head);
       if (!image) throw errors.unsupportedMediaType();
-      if (image.format === 'heic') {
-        throw errors.unsupportedMediaType(
-          'HEIC images (HEVC-compressed HEIF, as iPhones save them) cannot be decoded by this server; convert to JPEG or AVIF first.',
-        );
-      }
+      const refusal = REFUSED_FORMATS[image.format];
+      if (refusal) throw errors.unsupportedMediaType(refusal);
       this.image = image;
     }
     const dimensions = readDeclaredDimensions(head, this.image.format);

@@ -16,14 +16,6 @@ export function u16be(bytes: Uint8Array, offset: number): number {
   return inside(bytes, offset, 2) ? (bytes[offset] << 8) | bytes[offset + 1] : NaN;
 }
 
-export function u16le(bytes: Uint8Array, offset: number): number {
-  return inside(bytes, offset, 2) ? bytes[offset] | (bytes[offset + 1] << 8) : NaN;
-}
-
-export function u24le(bytes: Uint8Array, offset: number): number {
-  return inside(bytes, offset, 3) ? bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) : NaN;
-}
-
 export function u32be(bytes: Uint8Array, offset: number): number {
   if (!inside(bytes, offset, 4)) return NaN;
   return bytes[offset] * 0x1000000 + ((bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3]);

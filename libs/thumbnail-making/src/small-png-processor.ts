@@ -1,15 +1,9 @@
-import { crc32 } from 'node:zlib';
 import { CompressionType, FastResizeFilter, FilterType, ResizeFit, Transformer } from '@napi-rs/image';
-import {
-  ascii,
-  ImageProcessor,
-  isSrgbIccProfile,
-  readEmbeddedColourProfile,
-  type Thumbnail,
-  type ThumbnailPlan,
-  u32be,
-  u8,
-} from '@thumbnail/imaging';
+import { profileOfIccpChunk } from './embedded-colour-profile';
+import { ImageProcessor, type Thumbnail } from './image-processor.port';
+import { PNG_SIGNATURE, pngChunks } from './png-chunks';
+import { isSrgbIccProfile } from './srgb-icc-profile';
+import type { ThumbnailPlan } from './thumbnail-plan';
 
 /**
  * Largest input the fast path takes. Measured here against sharp for RGBA PNGs made into
@@ -18,7 +12,6 @@ import {
  */
 export const SMALL_PNG_MAX_PIXELS = 1024 * 1024;
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const COLOUR_TYPE_RGBA = 6;
 
 /**
@@ -36,7 +29,14 @@ const COLOUR_TYPE_RGBA = 6;
  * `general`, so refusals keep sharp's codes and wording (hasIntactChunks says what differs).
  */
 export class SmallPngProcessor extends ImageProcessor {
-  constructor(private readonly general: ImageProcessor) {
+  /**
+   * @param onFallback told when the fast path took an image and failed on it, before the image
+   *   goes to `general`: such failures are rare and worth seeing (a log line, a metric).
+   */
+  constructor(
+    private readonly general: ImageProcessor,
+    private readonly onFallback: (reason: unknown) => void = () => undefined,
+  ) {
     super();
   }
 
@@ -45,8 +45,9 @@ export class SmallPngProcessor extends ImageProcessor {
     if (png && hasIntactChunks(input)) {
       try {
         return await this.thumbnail(input, png, plan);
-      } catch {
+      } catch (error) {
         // Not ours to word: sharp either succeeds or refuses it with the usual code.
+        this.onFallback(error);
       }
     }
     return this.general.makeThumbnail(input, plan);
@@ -100,15 +101,9 @@ const CRITICAL_CHUNKS = new Set(['IHDR', 'PLTE', 'IDAT', 'IEND']);
  * 3,000 such files, a third. Files with a broken CRC or cut short fail as before.
  */
 export function hasIntactChunks(input: Buffer): boolean {
-  let offset = 8;
-  while (offset + 12 <= input.length) {
-    const length = input.readUInt32BE(offset);
-    const type = input.toString('latin1', offset + 4, offset + 8);
-    const end = offset + 12 + length;
-    if (end > input.length) return false;
-    if (CRITICAL_CHUNKS.has(type) && crc32(input.subarray(offset + 4, end - 4)) !== input.readUInt32BE(end - 4)) return false;
-    if (type === 'IEND') return true;
-    offset = end;
+  for (const chunk of pngChunks(input)) {
+    if (CRITICAL_CHUNKS.has(chunk.type) && !chunk.crcMatches()) return false;
+    if (chunk.type === 'IEND') return true;
   }
   return false;
 }
@@ -117,30 +112,23 @@ export function hasIntactChunks(input: Buffer): boolean {
  * The size of a PNG the fast path can take, or null. Reads the chunks before the image data
  * only; the pixels' own validity is the decoder's business.
  */
-export function readSmallPlainPng(input: Uint8Array, maxPixels = SMALL_PNG_MAX_PIXELS): PngSize | null {
-  if (!PNG_SIGNATURE.every((byte, index) => input[index] === byte) || ascii(input, 12, 4) !== 'IHDR') return null;
-  const width = u32be(input, 16);
-  const height = u32be(input, 20);
-  const bitDepth = u8(input, 24);
-  const colourType = u8(input, 25);
-  const interlace = u8(input, 28);
+export function readSmallPlainPng(input: Buffer, maxPixels = SMALL_PNG_MAX_PIXELS): PngSize | null {
+  if (input.length < 29 || !input.subarray(0, 8).equals(PNG_SIGNATURE) || input.toString('latin1', 12, 16) !== 'IHDR') return null;
+  const width = input.readUInt32BE(16);
+  const height = input.readUInt32BE(20);
+  const [bitDepth, colourType, , , interlace] = input.subarray(24, 29);
   if (!(width > 0 && height > 0 && width * height <= maxPixels)) return null;
   if (bitDepth !== 8 || colourType !== COLOUR_TYPE_RGBA || interlace !== 0) return null;
 
-  let offset = 8;
-  while (offset + 8 <= input.length) {
-    const length = u32be(input, offset);
-    const type = ascii(input, offset + 4, 4);
-    if (type === 'IDAT') return { width, height };
+  for (const chunk of pngChunks(input)) {
+    if (chunk.type === 'IDAT') return { width, height };
     // eXIf may rotate (sharp honours its orientation); acTL makes an animation; a profile
     // other than sRGB needs converting. sharp does all three.
-    if (type === 'eXIf' || type === 'acTL') return null;
-    if (type === 'iCCP') {
-      const profile = readEmbeddedColourProfile(input, 'png');
-      if (!profile?.icc || !isSrgbIccProfile(profile.icc)) return null;
+    if (chunk.type === 'eXIf' || chunk.type === 'acTL') return null;
+    if (chunk.type === 'iCCP') {
+      const icc = profileOfIccpChunk(chunk.data);
+      if (!icc || !isSrgbIccProfile(icc)) return null;
     }
-    if (!(length >= 0)) return null;
-    offset += 12 + length; // length, type, data, CRC
   }
   return null; // no image data before the end: let sharp say what is wrong
 }

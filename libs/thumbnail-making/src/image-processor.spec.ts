@@ -28,7 +28,7 @@ import {
   ImageTooLargeError,
   InvalidImageError,
   type ThumbnailPlan,
-} from '@thumbnail/imaging';
+} from './index';
 import { classifyDecodeError, SharpImageProcessor } from './image-processor';
 
 const processor = new SharpImageProcessor({ limitInputPixels: 40_000_000, timeoutSeconds: 10 });

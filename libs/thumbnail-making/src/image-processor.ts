@@ -1,18 +1,10 @@
 import sharp, { type FitEnum, type SharpOptions } from 'sharp';
-import {
-  type EmbeddedColourProfile,
-  type ImageFormat,
-  ImageProcessor,
-  ImageRejectedError,
-  ImageTimeoutError,
-  ImageTooLargeError,
-  InvalidImageError,
-  isSrgbIccProfile,
-  readEmbeddedColourProfile,
-  sniffImageType,
-  type Thumbnail,
-  type ThumbnailPlan,
-} from '@thumbnail/imaging';
+import { type ImageFormat, REFUSED_FORMATS, sniffImageType } from '@thumbnail/upload-inspection';
+import { type EmbeddedColourProfile, readEmbeddedColourProfile } from './embedded-colour-profile';
+import { ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError } from './image-errors';
+import { ImageProcessor, type Thumbnail } from './image-processor.port';
+import { isSrgbIccProfile } from './srgb-icc-profile';
+import type { ThumbnailPlan } from './thumbnail-plan';
 
 export interface SharpImageProcessorOptions {
   /** Refuse images with more pixels (width x height) than this, before decoding them. */
@@ -105,11 +97,8 @@ export class SharpImageProcessor extends ImageProcessor {
     requireInteger('plan.height', plan.height, 1, 0x3fff);
     // sniffImageType only routes here; libvips' allowlist decides what is decoded.
     const format = sniffImageType(input)?.format;
-    if (format === 'heic') {
-      throw new InvalidImageError(
-        'HEIC images (HEVC-compressed HEIF) cannot be decoded by this service; convert to JPEG or AVIF first.',
-      );
-    }
+    const refusal = format && REFUSED_FORMATS[format];
+    if (refusal) throw new InvalidImageError(refusal);
     try {
       const colour = await this.colourHandling(input, format);
       // Resizing straight after load lets libvips shrink JPEG and WebP while decoding them.

@@ -10,6 +10,8 @@ import {
   tiff,
   webp,
 } from '@thumbnail/testing';
+import { GIF } from 'image-size/types/gif';
+import { JPG } from 'image-size/types/jpg';
 import { readDeclaredDimensions } from './declared-dimensions';
 import type { ImageFormat } from './sniff-image-type';
 
@@ -91,22 +93,34 @@ describe('readDeclaredDimensions', () => {
     expect(readDeclaredDimensions(bigEndianTiff(1234, 70000), 'tiff')).toEqual({ width: 1234, height: 70000 });
   });
 
-  it('reads the primary image of a HEIC grid, not its larger tile', () => {
+  it('takes the largest image a HEIF container declares, as the decoder may open any of them', () => {
     // The fixture is a 16x16 grid over one 64x64 HEVC tile; both sizes are in the header.
-    expect(readDeclaredDimensions(heic(), 'heic')).toEqual({ width: 16, height: 16 });
+    expect(readDeclaredDimensions(heic(), 'heic')).toEqual({ width: 64, height: 64 });
   });
 
-  it('counts GIF frames when the whole animation is there, and not otherwise', async () => {
+  it('reads a GIF once its first frame descriptor has arrived', async () => {
     const gif = await animatedGif(3, 20, 10);
-    expect(readDeclaredDimensions(gif, 'gif')).toEqual({ width: 20, height: 10, frames: 3 });
-    expect(readDeclaredDimensions(gif.subarray(0, gif.length - 1), 'gif')).toEqual({ width: 20, height: 10 });
+    expect(readDeclaredDimensions(gif, 'gif')).toEqual({ width: 20, height: 10 });
+    const descriptor = gif.indexOf(0x2c, 13);
+    expect(readDeclaredDimensions(gif.subarray(0, descriptor + 9), 'gif')).toBeNull();
+    expect(readDeclaredDimensions(gif.subarray(0, descriptor + 10), 'gif')).toEqual({ width: 20, height: 10 });
   });
 
   it('grows a GIF to its first frame when that frame is bigger than the logical screen', async () => {
     const gif = Buffer.from(await animatedGif(1, 40, 30));
     gif.writeUInt16LE(4, 6);
     gif.writeUInt16LE(3, 8);
-    expect(readDeclaredDimensions(gif, 'gif')).toMatchObject({ width: 40, height: 30 });
+    expect(readDeclaredDimensions(gif, 'gif')).toEqual({ width: 40, height: 30 });
+    // Why GIF has a reader of its own: image-size reads the logical screen only.
+    expect(GIF.calculate(gif)).toEqual({ width: 4, height: 3 });
+  });
+
+  it('never reads past the end of the head, even where the bytes after it are in memory', async () => {
+    const jpeg = await jpegWithOrientation(1);
+    const sof = sofOffset(jpeg);
+    // A slice shares the whole file's memory; image-size alone reads the size from beyond it.
+    expect(JPG.calculate(jpeg.subarray(0, sof + 4))).toMatchObject({ width: 48, height: 32 });
+    expect(readDeclaredDimensions(jpeg.subarray(0, sof + 4), 'jpeg')).toBeNull();
   });
 
   it('returns null until the declaration is within the head', async () => {

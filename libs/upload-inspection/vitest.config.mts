@@ -2,17 +2,17 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig(() => ({
   root: import.meta.dirname,
-  cacheDir: '../../node_modules/.vite/libs/image-processors',
+  cacheDir: '../../node_modules/.vite/libs/upload-inspection',
   resolve: { tsconfigPaths: true },
   test: {
-    name: 'image-processors',
+    name: 'upload-inspection',
     watch: false,
     globals: true,
     environment: 'node',
     include: ['{src,tests}/**/*.{test,spec}.{js,mjs,cjs,ts,mts,cts,jsx,tsx}'],
     reporters: ['default'],
     coverage: {
-      reportsDirectory: '../../coverage/libs/image-processors',
+      reportsDirectory: '../../coverage/libs/upload-inspection',
       provider: 'v8' as const,
     }
   },

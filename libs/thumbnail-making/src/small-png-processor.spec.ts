@@ -8,7 +8,7 @@ import {
   withFixedPngCrcs,
   withPngChunkAfterIhdr,
 } from '@thumbnail/testing';
-import { ImageProcessor, InvalidImageError, type Thumbnail, type ThumbnailPlan } from '@thumbnail/imaging';
+import { ImageProcessor, InvalidImageError, type Thumbnail, type ThumbnailPlan } from './index';
 import { SharpImageProcessor } from './image-processor';
 import { hasIntactChunks, readSmallPlainPng, SMALL_PNG_MAX_PIXELS, SmallPngProcessor } from './small-png-processor';
 
@@ -131,6 +131,22 @@ describe('SmallPngProcessor', () => {
     const error = await processor.makeThumbnail(await make(), cover).catch((caught: unknown) => caught);
     expect(general.calls).toBe(1);
     expect(error).toBeInstanceOf(InvalidImageError);
+  });
+});
+
+describe('SmallPngProcessor when it fails on an image it took', () => {
+  it('says so to onFallback, then hands the image to sharp', async () => {
+    const png = await rgbaPng(64, 48);
+    const idat = png.indexOf('IDAT', 0, 'latin1');
+    // Chunks whole and CRCs valid, so the fast path takes it; its zlib stream is garbage.
+    const broken = withFixedPngCrcs(Buffer.from(png).fill(0x55, idat + 4, idat + 40));
+    const general = new CountingProcessor();
+    const reasons: unknown[] = [];
+    const processor = new SmallPngProcessor(general, (reason) => reasons.push(reason));
+    await processor.makeThumbnail(broken, cover).catch(() => undefined);
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0]).toBeInstanceOf(Error);
+    expect(general.calls).toBe(1);
   });
 });
 

@@ -2,17 +2,17 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig(() => ({
   root: import.meta.dirname,
-  cacheDir: '../../node_modules/.vite/libs/imaging',
+  cacheDir: '../../node_modules/.vite/libs/thumbnail-making',
   resolve: { tsconfigPaths: true },
   test: {
-    name: 'imaging',
+    name: 'thumbnail-making',
     watch: false,
     globals: true,
     environment: 'node',
     include: ['{src,tests}/**/*.{test,spec}.{js,mjs,cjs,ts,mts,cts,jsx,tsx}'],
     reporters: ['default'],
     coverage: {
-      reportsDirectory: '../../coverage/libs/imaging',
+      reportsDirectory: '../../coverage/libs/thumbnail-making',
       provider: 'v8' as const,
     }
   },

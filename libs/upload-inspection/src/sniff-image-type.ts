@@ -1,5 +1,3 @@
-import { ascii, startsWith, u32be } from './byte-reading';
-
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heic';
 
 export interface SniffedImage {
@@ -21,6 +19,11 @@ export const SNIFF_BYTES = 64;
  */
 export const ACCEPTED_FORMATS: readonly ImageFormat[] = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif'];
 
+/** Why a recognised format is refused anyway; the API (415) and the worker say the same. */
+export const REFUSED_FORMATS: Readonly<Partial<Record<ImageFormat, string>>> = {
+  heic: 'HEIC images (HEVC-compressed HEIF, as iPhones save them) cannot be decoded by this service; convert to JPEG or AVIF first.',
+};
+
 const MIME: Record<ImageFormat, string> = {
   jpeg: 'image/jpeg',
   png: 'image/png',
@@ -41,11 +44,11 @@ const HEIF_GENERIC_BRANDS = new Set(['mif1', 'msf1']);
  * for anything else, including SVG, PDF and HTML.
  */
 export function sniffImageType(head: Uint8Array): SniffedImage | null {
-  const format = sniffFormat(head);
+  const format = sniffFormat(Buffer.from(head.buffer, head.byteOffset, head.byteLength));
   return format ? { format, mime: MIME[format] } : null;
 }
 
-function sniffFormat(head: Uint8Array): ImageFormat | null {
+function sniffFormat(head: Buffer): ImageFormat | null {
   if (startsWith(head, 0, [0xff, 0xd8, 0xff])) return 'jpeg';
   if (startsWith(head, 0, PNG_SIGNATURE)) return 'png';
   if (ascii(head, 0, 6) === 'GIF87a' || ascii(head, 0, 6) === 'GIF89a') return 'gif';
@@ -56,9 +59,9 @@ function sniffFormat(head: Uint8Array): ImageFormat | null {
 }
 
 /** ISO-BMFF: `[size:u32]['ftyp'][major brand][minor version:u32][compatible brands...]`. */
-function sniffHeif(head: Uint8Array): ImageFormat | null {
+function sniffHeif(head: Buffer): ImageFormat | null {
   if (head.length < 16) return null;
-  const boxSize = u32be(head, 0);
+  const boxSize = head.readUInt32BE(0);
   if (!(boxSize >= 16)) return null;
   const major = ascii(head, 8, 4);
   const compatible: string[] = [];
@@ -71,4 +74,13 @@ function sniffHeif(head: Uint8Array): ImageFormat | null {
     return compatible.some((brand) => AVIF_BRANDS.has(brand)) ? 'avif' : 'heic';
   }
   return null;
+}
+
+function startsWith(bytes: Buffer, offset: number, expected: readonly number[]): boolean {
+  return bytes.length >= offset + expected.length && expected.every((byte, index) => bytes[offset + index] === byte);
+}
+
+/** Latin-1 text of `length` bytes at `offset`, or '' when they are not all there. */
+function ascii(bytes: Buffer, offset: number, length: number): string {
+  return bytes.length >= offset + length ? bytes.toString('latin1', offset, offset + length) : '';
 }

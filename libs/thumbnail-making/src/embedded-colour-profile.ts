@@ -1,6 +1,7 @@
 import { inflateSync } from 'node:zlib';
-import { ascii, startsWith, u16be, u32be, u32le, u8 } from './byte-reading';
-import type { ImageFormat } from './sniff-image-type';
+import type { ImageFormat } from '@thumbnail/upload-inspection';
+import { ascii, startsWith, u16be, u32le, u8 } from './byte-reading';
+import { pngChunks } from './png-chunks';
 
 export interface EmbeddedColourProfile {
   /** The embedded ICC profile, or null when the image carries none. */
@@ -39,27 +40,25 @@ export function readEmbeddedColourProfile(input: Uint8Array, format: ImageFormat
 const PNG_RGB = 2;
 const PNG_RGBA = 6;
 
-/** Chunks up to the image data; `iCCP` is `name\0`, a compression byte, then zlib data. */
+/** Chunks up to the image data. */
 function readPng(input: Uint8Array): EmbeddedColourProfile | null {
   if (ascii(input, 12, 4) !== 'IHDR') return null;
   const colourType = u8(input, 25);
   const rgb16 = u8(input, 24) === 16 && (colourType === PNG_RGB || colourType === PNG_RGBA);
-  let offset = 8;
-  while (offset + 8 <= input.length) {
-    const length = u32be(input, offset);
-    const type = ascii(input, offset + 4, 4);
-    const data = offset + 8;
-    if (type === 'IDAT' || type === 'IEND') break;
-    if (!(data + length <= input.length)) return null;
-    if (type === 'iCCP') {
-      const nameEnd = input.subarray(data, data + Math.min(length, 80)).indexOf(0);
-      if (nameEnd < 0) return null;
-      const icc = inflateProfile(input.subarray(data + nameEnd + 2, data + length));
+  for (const chunk of pngChunks(Buffer.from(input.buffer, input.byteOffset, input.byteLength))) {
+    if (chunk.type === 'IDAT' || chunk.type === 'IEND') return { icc: null, rgb16 };
+    if (chunk.type === 'iCCP') {
+      const icc = profileOfIccpChunk(chunk.data);
       return icc ? { icc, rgb16 } : null;
     }
-    offset = data + length + 4; // + CRC
   }
-  return { icc: null, rgb16 };
+  return null; // cut short before the image data: the decoder says what is wrong
+}
+
+/** An `iCCP` chunk's profile (`name\0`, a compression byte, then zlib data), or null if unreadable. */
+export function profileOfIccpChunk(data: Uint8Array): Uint8Array | null {
+  const nameEnd = data.subarray(0, 80).indexOf(0);
+  return nameEnd < 0 ? null : inflateProfile(data.subarray(nameEnd + 2));
 }
 
 function inflateProfile(compressed: Uint8Array): Uint8Array | null {

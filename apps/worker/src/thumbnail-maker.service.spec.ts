@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Redis } from 'ioredis';
+import { PinoLogger } from 'nestjs-pino';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Env } from '@thumbnail/config';
+import { createRedisConnection, originalKey, RedisJobStore, thumbnailKey, waitForRedis } from '@thumbnail/jobs';
+import { FsStorage } from '@thumbnail/storage';
+import { startRedisServer, type RunningRedisServer } from '@thumbnail/testing';
+import { ImageProcessor, InvalidImageError, type Thumbnail } from '@thumbnail/thumbnail-making';
+import { ThumbnailMakerService } from './thumbnail-maker.service';
+
+/** An image processor that answers what the case needs; the port is ours to substitute. */
+class ScriptedProcessor extends ImageProcessor {
+  next: () => Promise<Thumbnail> = async () => ({ data: Buffer.from('png bytes'), width: 100, height: 100 });
+  override makeThumbnail(): Promise<Thumbnail> {
+    return this.next();
+  }
+}
+
+describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)', () => {
+  let redisServer: RunningRedisServer;
+  let redis: Redis;
+  let store: RedisJobStore;
+  let storage: FsStorage;
+  let root: string;
+  let processor: ScriptedProcessor;
+  let registry: Registry;
+  let finished: Counter<string>;
+  let maker: ThumbnailMakerService;
+
+  beforeAll(async () => {
+    redisServer = await startRedisServer();
+    redis = createRedisConnection(redisServer.url, 'command', 'maker-spec');
+    await waitForRedis(redis, 5_000);
+    store = new RedisJobStore(redis);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await redisServer?.destroy();
+  });
+
+  beforeEach(async () => {
+    await redis.flushdb();
+    root = mkdtempSync(join(tmpdir(), 'maker-spec-'));
+    storage = new FsStorage({ root });
+    await storage.init();
+    processor = new ScriptedProcessor();
+    registry = new Registry();
+    finished = new Counter({ name: 'finished', help: 'h', labelNames: ['outcome', 'code'], registers: [registry] });
+    maker = new ThumbnailMakerService(
+      { KEEP_ORIGINALS: false, WORKER_CONCURRENCY: 1 } as Env,
+      redis,
+      store,
+      storage,
+      processor,
+      new PinoLogger({ pinoHttp: { level: 'silent' } }),
+      finished,
+      new Counter({ name: 'undeleted', help: 'h', registers: [registry] }),
+      new Histogram({ name: 'wait', help: 'h', registers: [registry] }),
+      new Histogram({ name: 'processing', help: 'h', registers: [registry] }),
+      new Gauge({ name: 'in_progress', help: 'h', registers: [registry] }),
+    );
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  async function submittedJob(): Promise<string> {
+    const id = randomUUID();
+    await storage.put(originalKey(id), Readable.from([Buffer.from('original bytes')]));
+    await store.create({
+      id,
+      originalFilename: 'a.png',
+      originalKey: originalKey(id),
+      contentType: 'image/png',
+      bytes: 14,
+      fit: 'cover',
+      width: 100,
+      height: 100,
+      owner: null,
+      requestId: 'req-1',
+      createdAt: new Date(),
+    });
+    return id;
+  }
+
+  const counted = async (outcome: string, code: string) =>
+    (await finished.get()).values.find((v) => v.labels.outcome === outcome && v.labels.code === code)?.value ?? 0;
+
+  it('complete: writes the thumbnail, records it, counts it and deletes the original', async () => {
+    const id = await submittedJob();
+    const outcome = await maker.make({ jobId: id, requestId: 'req-1' }, { number: 1, allowed: 3 });
+    expect(outcome.kind).toBe('complete');
+    expect(await store.get(id)).toMatchObject({ status: 'complete', thumbnailKey: thumbnailKey(id), attempts: 1, error: null });
+    expect((await storage.getBuffer(thumbnailKey(id))).toString()).toBe('png bytes');
+    expect(await storage.head(originalKey(id))).toBeNull();
+    expect(await counted('complete', '')).toBe(1);
+  });
+
+  it('failed without retry: an image at fault is final on the first attempt', async () => {
+    const id = await submittedJob();
+    processor.next = () => Promise.reject(new InvalidImageError());
+    const outcome = await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'invalid_image' } });
+    expect(await store.get(id)).toMatchObject({ status: 'failed', error: { code: 'invalid_image' } });
+    expect(await storage.head(originalKey(id))).toBeNull();
+    expect(await counted('failed', 'invalid_image')).toBe(1);
+  });
+
+  it('retry: a transient failure puts the job back to waiting and keeps the original, until the last attempt', async () => {
+    const id = await submittedJob();
+    processor.next = () => Promise.reject(new Error('libvips ran out of something'));
+    const first = await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 2 });
+    expect(first).toMatchObject({ kind: 'retry', error: { code: 'internal_error' } });
+    expect(await store.get(id)).toMatchObject({ status: 'waiting', attempts: 1, error: { code: 'internal_error' } });
+    expect(await storage.head(originalKey(id))).not.toBeNull();
+    expect(await counted('failed', 'internal_error')).toBe(0);
+
+    const last = await maker.make({ jobId: id, requestId: null }, { number: 2, allowed: 2 });
+    expect(last).toMatchObject({ kind: 'failed', error: { code: 'internal_error' } });
+    expect(await store.get(id)).toMatchObject({ status: 'failed', attempts: 2 });
+    expect(await storage.head(originalKey(id))).toBeNull();
+    expect(await counted('failed', 'internal_error')).toBe(1);
+  });
+
+  it('failed: an original gone from storage is final, as original_missing', async () => {
+    const id = await submittedJob();
+    await storage.delete(originalKey(id));
+    const outcome = await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'original_missing' } });
+  });
+
+  it('skipped: a redelivery of a finished job changes nothing and removes a left-behind original', async () => {
+    const id = await submittedJob();
+    await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
+    const before = await store.get(id);
+    // As if a killed worker had recorded the outcome but not deleted the original.
+    await storage.put(originalKey(id), Readable.from([Buffer.from('original bytes')]));
+    const outcome = await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
+    expect(outcome).toEqual({ kind: 'skipped', reason: 'already_finished' });
+    expect(await store.get(id)).toEqual(before);
+    expect(await storage.head(originalKey(id))).toBeNull();
+    expect(await counted('complete', '')).toBe(1);
+  });
+
+  it('skipped: a delivery for a job with no record', async () => {
+    const outcome = await maker.make({ jobId: randomUUID(), requestId: null }, { number: 1, allowed: 3 });
+    expect(outcome).toEqual({ kind: 'skipped', reason: 'missing' });
+  });
+});
