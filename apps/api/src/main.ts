@@ -11,14 +11,11 @@ import { METRICS, metricToken } from '@thumbnail/metrics';
 import { APP_VERSION, onTerminate, requestIdFor } from '@thumbnail/runtime';
 import { AppModule } from './app.module';
 import { loadApiKeys } from './auth/api-keys';
-import { errors } from './errors/api-error';
 import { recordHttpMetrics } from './http-metrics';
-import { declaredBodyBytes } from './thumbnails/declared-body-bytes';
 import { JobCompletionWaiter } from './thumbnails/job-completion-waiter.service';
 import { ThumbnailSubmissionService } from './thumbnails/thumbnail-submission.service';
+import { UploadLimits } from './thumbnails/upload-limits';
 
-/** Multipart overhead allowed on top of MAX_UPLOAD_BYTES before a declared length is refused. */
-const MULTIPART_SLACK_BYTES = 64 * 1024;
 /** How long a refused upload's remaining bytes are read before the connection is cut instead. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -44,7 +41,7 @@ async function bootstrap(): Promise<void> {
   const apiKeys = exitOnConfigError(() => loadApiKeys(config));
   const adapter = new FastifyAdapter({
     trustProxy: true,
-    genReqId: (req) => requestIdFor(req),
+    genReqId: (req: IncomingMessage) => requestIdFor(req),
     bodyLimit: 1024 * 1024, // JSON bodies only; uploads are streamed with their own limit
     keepAliveTimeout: 72_000, // longer than common load balancers' idle timeout
     return503OnClosing: true,
@@ -59,13 +56,11 @@ async function bootstrap(): Promise<void> {
   await app.register(multipart, { throwFileSizeLimit: true });
   // Any other body type reaches the handler unread, which answers 400 file_required.
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  const limits = app.get(UploadLimits);
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
-    const declared = declaredBodyBytes(request.headers) ?? 0;
-    if (request.method === 'POST' && declared > config.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES) {
-      // Refused from the header alone: the body is never read.
-      throw errors.fileTooLarge(config.MAX_UPLOAD_BYTES);
-    }
+    // Refused from the header alone: the body is never read.
+    if (request.method === 'POST' && limits.declaresTooMuch(request.headers)) throw limits.tooLarge();
   });
   let shuttingDown = false;
   fastify.addHook('onSend', async (request, reply) => {
@@ -73,8 +68,7 @@ async function bootstrap(): Promise<void> {
     // An upload refused part-way leaves unread bytes. A bounded remainder is read and dropped
     // before answering, so a client that writes its whole body before reading (many do) gets
     // the answer instead of a reset; an oversized or stalled one is cut off after the answer.
-    const declared = declaredBodyBytes(request.headers);
-    const bounded = declared !== undefined && declared <= config.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES;
+    const bounded = limits.declaresReadableBody(request.headers);
     if (!shuttingDown && reply.statusCode !== 413 && bounded && (await drain(request.raw, DRAIN_TIMEOUT_MS))) return;
     void reply.header('connection', 'close');
   });

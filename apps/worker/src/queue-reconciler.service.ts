@@ -4,10 +4,10 @@ import type { Queue } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
 import {
+  enqueueThumbnailJob,
   JobStore,
-  MAKE_THUMBNAIL_JOB,
+  queueJobSettings,
   THUMBNAIL_QUEUE,
-  thumbnailJobOptions,
   type JobStatus,
   type ThumbnailJobPayload,
 } from '@thumbnail/jobs';
@@ -61,16 +61,7 @@ export class QueueReconcilerService implements OnApplicationBootstrap, OnApplica
         for (const job of page.items) {
           if (now - job.createdAt.getTime() < GRACE_MS) continue;
           if (await this.queue.getJob(job.id)) continue;
-          await this.queue.add(
-            MAKE_THUMBNAIL_JOB,
-            { jobId: job.id, requestId: job.requestId },
-            thumbnailJobOptions(job.id, {
-              attempts: this.config.JOB_ATTEMPTS,
-              backoffMs: this.config.JOB_BACKOFF_MS,
-              keepCompleted: this.config.KEEP_COMPLETED_QUEUE_ENTRIES,
-              keepFailed: this.config.KEEP_FAILED_QUEUE_ENTRIES,
-            }),
-          );
+          await enqueueThumbnailJob(this.queue, { jobId: job.id, requestId: job.requestId }, queueJobSettings(this.config));
           requeued++;
           this.logger.warn({ jobId: job.id, status }, 'Re-queued a job that had no queue entry');
         }

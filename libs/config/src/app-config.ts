@@ -24,89 +24,129 @@ const optionalText = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
+const urlProblem = (protocols: string[]) => `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`;
+
+function hasProtocol(value: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
 const url = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    .refine((v) => hasProtocol(v, protocols), urlProblem(protocols));
+
+/** Variables every process reads, whatever storage and job store it uses. */
+const common = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: integer(3000, 1, 65535),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  WORKER_PORT: integer(3001, 0, 65535),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+
+  JOB_RETENTION_DAYS: integer(0, 0, 36500),
+  KEEP_ORIGINALS: flag(false),
+
+  THUMBNAIL_SIZE: integer(100, 1, 4096),
+  MAX_UPLOAD_BYTES: integer(20 * MIB, 1, 1024 * MIB),
+  // Disk space uploads may not use (STORAGE_DRIVER=fs): kept for thumbnails, Redis and logs.
+  MIN_FREE_STORAGE_BYTES: integer(1024 * MIB, 0),
+  LIMIT_INPUT_PIXELS: integer(40_000_000, 1, 1_000_000_000),
+  JOB_TIMEOUT_MS: integer(30_000, 100, 3_600_000),
+  SMALL_PNG_FAST_PATH: flag(true),
+  JOB_ATTEMPTS: integer(3, 1, 100),
+  JOB_BACKOFF_MS: integer(1000, 0, 3_600_000),
+  MAX_QUEUE_DEPTH: integer(10_000, 1, 100_000_000),
+  KEEP_COMPLETED_QUEUE_ENTRIES: integer(1000, 0, 1_000_000),
+  KEEP_FAILED_QUEUE_ENTRIES: integer(5000, 0, 1_000_000),
+
+  WORKER_CONCURRENCY: integer(availableParallelism(), 1, 256),
+  WORKER_LOCK_DURATION_MS: integer(30_000, 500, 3_600_000),
+  WORKER_STALLED_INTERVAL_MS: integer(30_000, 500, 3_600_000),
+  RECONCILE_INTERVAL_MS: integer(60_000, 0, 86_400_000),
+  RETENTION_SWEEP_INTERVAL_MS: integer(600_000, 100, 86_400_000),
+  SHUTDOWN_TIMEOUT_MS: integer(25_000, 0, 600_000),
+
+  // SHA-256 hex digests of the accepted API keys; keys themselves are never configured.
+  API_KEYS: z
+    .string()
+    .trim()
+    .default('')
+    .transform((v) => v.split(',').map((k) => k.trim().toLowerCase()).filter(Boolean))
+    .refine((keys) => keys.every((k) => /^[0-9a-f]{64}$/.test(k)), 'must be comma-separated SHA-256 hex digests (64 hex characters each)'),
+  API_KEYS_FILE: optionalText,
+});
+
+const requiredText = (when: string) =>
+  z.string({ error: `is required when ${when}` }).trim().min(1, `is required when ${when}`);
+
+const MONGO_PROTOCOLS = ['mongodb:', 'mongodb+srv:'];
+
+/** STORAGE_DRIVER picks one of these, and only its variables are read. */
+const storage = z.discriminatedUnion(
+  'STORAGE_DRIVER',
+  [
+    z.object({
+      STORAGE_DRIVER: z.literal('fs'),
+      STORAGE_DIR: z.string().trim().min(1).default('./data/files'),
+    }),
+    z.object({
+      STORAGE_DRIVER: z.literal('s3'),
+      S3_ENDPOINT: url(['http:', 'https:']).optional(),
+      S3_PUBLIC_ENDPOINT: url(['http:', 'https:']).optional(),
+      S3_REGION: z.string().trim().min(1).default('us-east-1'),
+      S3_BUCKET: z.string().trim().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid bucket name').default('thumbnails'),
+      S3_ACCESS_KEY_ID: requiredText('STORAGE_DRIVER=s3'),
+      S3_SECRET_ACCESS_KEY: requiredText('STORAGE_DRIVER=s3'),
+      S3_FORCE_PATH_STYLE: flag(false),
+      S3_SSE: z.enum(['', 'AES256', 'aws:kms']).prefault('').transform((v) => (v === '' ? undefined : v)),
+      S3_CREATE_BUCKET: flag(false),
+      PRESIGN_TTL_SECONDS: integer(900, 1, 7 * 24 * 3600),
+    }),
+  ],
+  { error: 'must be fs or s3' },
+);
+
+/** JOB_STORE picks one of these. */
+const jobStore = z.discriminatedUnion(
+  'JOB_STORE',
+  [
+    z.object({ JOB_STORE: z.literal('redis') }),
+    z.object({
+      JOB_STORE: z.literal('mongo'),
+      MONGO_URL: requiredText('JOB_STORE=mongo').refine((v) => hasProtocol(v, MONGO_PROTOCOLS), urlProblem(MONGO_PROTOCOLS)),
+    }),
+  ],
+  { error: 'must be redis or mongo' },
+);
+
+/** The drivers' own defaults, filled in before the unions pick a branch by them. */
+export const DRIVER_DEFAULTS: Readonly<Record<string, string>> = { STORAGE_DRIVER: 'fs', JOB_STORE: 'redis' };
 
 /**
  * Every environment variable the service reads, in one place. Both apps parse the whole schema
- * so that a variable means the same thing wherever it is set; the README's table mirrors it.
+ * so that a variable means the same thing wherever it is set; docs/configuration.md's table is
+ * tested against it. The storage and job-store variables are a union keyed on their driver, so
+ * code that checks `STORAGE_DRIVER === 's3'` gets the S3 settings typed as present.
  */
-export const envSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    PORT: integer(3000, 1, 65535),
-    HOST: z.string().trim().min(1).default('0.0.0.0'),
-    WORKER_PORT: integer(3001, 0, 65535),
-    PUBLIC_URL: url(['http:', 'https:']).optional(),
+export const envSchema = z.preprocess(
+  (env) => ({ ...DRIVER_DEFAULTS, ...definedEntries(env) }),
+  z.intersection(common, z.intersection(storage, jobStore)),
+);
 
-    REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
-
-    STORAGE_DRIVER: z.enum(['fs', 's3']).default('fs'),
-    STORAGE_DIR: z.string().trim().min(1).default('./data/files'),
-    S3_ENDPOINT: url(['http:', 'https:']).optional(),
-    S3_PUBLIC_ENDPOINT: url(['http:', 'https:']).optional(),
-    S3_REGION: z.string().trim().min(1).default('us-east-1'),
-    S3_BUCKET: z.string().trim().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid bucket name').default('thumbnails'),
-    S3_ACCESS_KEY_ID: optionalText,
-    S3_SECRET_ACCESS_KEY: optionalText,
-    S3_FORCE_PATH_STYLE: flag(false),
-    S3_SSE: z.enum(['', 'AES256', 'aws:kms']).prefault('').transform((v) => (v === '' ? undefined : v)),
-    S3_CREATE_BUCKET: flag(false),
-    PRESIGN_TTL_SECONDS: integer(900, 1, 7 * 24 * 3600),
-
-    JOB_STORE: z.enum(['redis', 'mongo']).default('redis'),
-    MONGO_URL: url(['mongodb:', 'mongodb+srv:']).optional(),
-    JOB_RETENTION_DAYS: integer(0, 0, 36500),
-    KEEP_ORIGINALS: flag(false),
-
-    THUMBNAIL_SIZE: integer(100, 1, 4096),
-    MAX_UPLOAD_BYTES: integer(20 * MIB, 1, 1024 * MIB),
-    // Disk space uploads may not use (STORAGE_DRIVER=fs): kept for thumbnails, Redis and logs.
-    MIN_FREE_STORAGE_BYTES: integer(1024 * MIB, 0),
-    LIMIT_INPUT_PIXELS: integer(40_000_000, 1, 1_000_000_000),
-    JOB_TIMEOUT_MS: integer(30_000, 100, 3_600_000),
-    SMALL_PNG_FAST_PATH: flag(true),
-    JOB_ATTEMPTS: integer(3, 1, 100),
-    JOB_BACKOFF_MS: integer(1000, 0, 3_600_000),
-    MAX_QUEUE_DEPTH: integer(10_000, 1, 100_000_000),
-    KEEP_COMPLETED_QUEUE_ENTRIES: integer(1000, 0, 1_000_000),
-    KEEP_FAILED_QUEUE_ENTRIES: integer(5000, 0, 1_000_000),
-
-    WORKER_CONCURRENCY: integer(availableParallelism(), 1, 256),
-    WORKER_LOCK_DURATION_MS: integer(30_000, 500, 3_600_000),
-    WORKER_STALLED_INTERVAL_MS: integer(30_000, 500, 3_600_000),
-    RECONCILE_INTERVAL_MS: integer(60_000, 0, 86_400_000),
-    RETENTION_SWEEP_INTERVAL_MS: integer(600_000, 100, 86_400_000),
-    SHUTDOWN_TIMEOUT_MS: integer(25_000, 0, 600_000),
-
-    // SHA-256 hex digests of the accepted API keys; keys themselves are never configured.
-    API_KEYS: z
-      .string()
-      .trim()
-      .default('')
-      .transform((v) => v.split(',').map((k) => k.trim().toLowerCase()).filter(Boolean))
-      .refine((keys) => keys.every((k) => /^[0-9a-f]{64}$/.test(k)), 'must be comma-separated SHA-256 hex digests (64 hex characters each)'),
-    API_KEYS_FILE: optionalText,
-  })
-  .superRefine((env, ctx) => {
-    if (env.STORAGE_DRIVER === 's3') {
-      for (const name of ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
-        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required when STORAGE_DRIVER=s3' });
-      }
-    }
-    if (env.JOB_STORE === 'mongo' && !env.MONGO_URL) {
-      ctx.addIssue({ code: 'custom', path: ['MONGO_URL'], message: 'is required when JOB_STORE=mongo' });
-    }
-  });
+function definedEntries(env: unknown): Record<string, unknown> {
+  if (typeof env !== 'object' || env === null) return {};
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
+}
 
 export type Env = z.output<typeof envSchema>;
+
+/** The schema's parts, for documentation and its test: every variable is in one of them. */
+export const ENV_SCHEMA_PARTS = [common, ...storage.options, ...jobStore.options] as const;

@@ -9,19 +9,33 @@ describe('loadConfig', () => {
     expect(config.MAX_UPLOAD_BYTES).toBe(20 * 1024 * 1024);
     expect(config.MIN_FREE_STORAGE_BYTES).toBe(1024 * 1024 * 1024);
     expect(config.LIMIT_INPUT_PIXELS).toBe(40_000_000);
-    expect(config.S3_FORCE_PATH_STYLE).toBe(false);
-    expect(config.S3_SSE).toBeUndefined();
     expect(config.SMALL_PNG_FAST_PATH).toBe(true);
     expect(config.KEEP_ORIGINALS).toBe(false);
+    expect(config).toMatchObject({ STORAGE_DIR: './data/files' });
+  });
+
+  it('reads only the chosen drivers’ variables, with their defaults', () => {
+    const config = loadConfig({ STORAGE_DRIVER: 's3', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'secret', STORAGE_DIR: '/ignored' });
+    if (config.STORAGE_DRIVER !== 's3') throw new Error('expected the s3 branch');
+    expect(config).toMatchObject({ S3_REGION: 'us-east-1', S3_BUCKET: 'thumbnails', S3_FORCE_PATH_STYLE: false, PRESIGN_TTL_SECONDS: 900 });
+    expect(config.S3_SSE).toBeUndefined();
+    expect(config).not.toHaveProperty('STORAGE_DIR');
+    expect(loadConfig({ S3_BUCKET: 'NOT VALID' })).not.toHaveProperty('S3_BUCKET');
+    expect(loadConfig({ JOB_STORE: 'mongo', MONGO_URL: 'mongodb://db/x' })).toMatchObject({ MONGO_URL: 'mongodb://db/x' });
   });
 
   it('coerces numbers and flags', () => {
-    const config = loadConfig({ PORT: '8080', S3_FORCE_PATH_STYLE: 'true', S3_CREATE_BUCKET: '0', SMALL_PNG_FAST_PATH: 'false', KEEP_ORIGINALS: 'yes' });
-    expect(config.PORT).toBe(8080);
-    expect(config.S3_FORCE_PATH_STYLE).toBe(true);
-    expect(config.S3_CREATE_BUCKET).toBe(false);
-    expect(config.SMALL_PNG_FAST_PATH).toBe(false);
-    expect(config.KEEP_ORIGINALS).toBe(true);
+    const config = loadConfig({
+      PORT: '8080',
+      STORAGE_DRIVER: 's3',
+      S3_ACCESS_KEY_ID: 'id',
+      S3_SECRET_ACCESS_KEY: 'secret',
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_CREATE_BUCKET: '0',
+      SMALL_PNG_FAST_PATH: 'false',
+      KEEP_ORIGINALS: 'yes',
+    });
+    expect(config).toMatchObject({ PORT: 8080, S3_FORCE_PATH_STYLE: true, S3_CREATE_BUCKET: false, SMALL_PNG_FAST_PATH: false, KEEP_ORIGINALS: true });
   });
 
   it('names the variable and the value that is wrong', () => {
@@ -55,6 +69,9 @@ describe('loadConfig', () => {
   it('requires the settings a chosen driver needs', () => {
     expect(() => loadConfig({ STORAGE_DRIVER: 's3' })).toThrow(/S3_ACCESS_KEY_ID is required when STORAGE_DRIVER=s3/);
     expect(() => loadConfig({ JOB_STORE: 'mongo' })).toThrow(/MONGO_URL is required when JOB_STORE=mongo/);
-    expect(() => loadConfig({ STORAGE_DRIVER: 'disk' })).toThrow(/STORAGE_DRIVER/);
+    expect(() => loadConfig({ STORAGE_DRIVER: 's3', S3_ACCESS_KEY_ID: 'id' })).toThrow(/S3_SECRET_ACCESS_KEY is required when STORAGE_DRIVER=s3/);
+    expect(() => loadConfig({ JOB_STORE: 'mongo', MONGO_URL: 'http://db' })).toThrow(/MONGO_URL must be a URL starting with mongodb:\/\//);
+    expect(() => loadConfig({ STORAGE_DRIVER: 'disk' })).toThrow(/STORAGE_DRIVER must be fs or s3 \(got "disk"\)/);
+    expect(() => loadConfig({ JOB_STORE: 'postgres' })).toThrow(/JOB_STORE must be redis or mongo/);
   });
 });

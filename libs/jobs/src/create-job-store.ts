@@ -2,10 +2,8 @@ import type { Redis } from 'ioredis';
 import type { JobStore } from './job-store';
 import { RedisJobStore } from './redis-job-store';
 
-export interface JobStoreSettings {
-  JOB_STORE: 'redis' | 'mongo';
-  MONGO_URL?: string;
-}
+/** The job-store part of the configuration (the schema requires MONGO_URL with mongo). */
+export type JobStoreSettings = { JOB_STORE: 'redis' } | { JOB_STORE: 'mongo'; MONGO_URL: string };
 
 export interface JobStoreStartOptions {
   /** How long to keep trying to reach MongoDB at start before giving up (the pod restarts). */
@@ -19,14 +17,14 @@ export async function createJobStore(
   redis: Redis,
   options: JobStoreStartOptions = {},
 ): Promise<JobStore> {
-  if (settings.JOB_STORE !== 'mongo') return new RedisJobStore(redis);
+  if (settings.JOB_STORE === 'redis') return new RedisJobStore(redis);
   // Loaded lazily so the embedded default never loads the MongoDB driver.
   const { MongoJobStore } = await import('./mongo-job-store');
   const deadline = Date.now() + (options.connectDeadlineMs ?? 120_000);
   // In a cluster MongoDB may become ready after the apps: retry instead of crash-looping.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await MongoJobStore.connect(settings.MONGO_URL as string, {});
+      return await MongoJobStore.connect(settings.MONGO_URL, {});
     } catch (error) {
       if (Date.now() > deadline) throw error;
       options.onRetry?.((error as Error).message, attempt);

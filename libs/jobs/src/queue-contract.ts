@@ -1,4 +1,5 @@
-import type { JobsOptions } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
+import type { Env } from '@thumbnail/config';
 
 /**
  * The queue both apps share. Renaming the queue or the job strands every job already queued
@@ -20,8 +21,31 @@ export interface QueueJobSettings {
   keepFailed: number;
 }
 
+/** The queue settings configuration gives every job (JOB_ATTEMPTS, JOB_BACKOFF_MS, KEEP_*). */
+export function queueJobSettings(config: Env): QueueJobSettings {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoffMs: config.JOB_BACKOFF_MS,
+    keepCompleted: config.KEEP_COMPLETED_QUEUE_ENTRIES,
+    keepFailed: config.KEEP_FAILED_QUEUE_ENTRIES,
+  };
+}
+
+/**
+ * Queues a job record for the workers: the one way a job enters the queue (a submission, or the
+ * reconciler bringing back a record that lost its entry). Adding a job that is already queued
+ * adds nothing.
+ */
+export async function enqueueThumbnailJob(
+  queue: Queue<ThumbnailJobPayload>,
+  payload: ThumbnailJobPayload,
+  settings: QueueJobSettings,
+): Promise<void> {
+  await queue.add(MAKE_THUMBNAIL_JOB, payload, thumbnailJobOptions(payload.jobId, settings));
+}
+
 /** The queue entry's id is the job id, so enqueuing the same job twice adds it once. */
-export function thumbnailJobOptions(jobId: string, settings: QueueJobSettings): JobsOptions {
+function thumbnailJobOptions(jobId: string, settings: QueueJobSettings): JobsOptions {
   return {
     jobId,
     attempts: settings.attempts,

@@ -8,19 +8,14 @@ import type { Storage } from './storage';
  */
 export async function createStorage(config: Env): Promise<Storage> {
   if (config.STORAGE_DRIVER === 'fs') return new FsStorage({ root: config.STORAGE_DIR });
-  const { S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey } = config;
-  // The config schema already requires both when STORAGE_DRIVER=s3; this narrows the types.
-  if (!accessKeyId || !secretAccessKey) {
-    throw new Error('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required when STORAGE_DRIVER=s3');
-  }
   const { S3Storage } = await import('./s3-storage');
   return new S3Storage({
     endpoint: config.S3_ENDPOINT,
     publicEndpoint: config.S3_PUBLIC_ENDPOINT,
     region: config.S3_REGION,
     bucket: config.S3_BUCKET,
-    accessKeyId,
-    secretAccessKey,
+    accessKeyId: config.S3_ACCESS_KEY_ID,
+    secretAccessKey: config.S3_SECRET_ACCESS_KEY,
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
     sse: config.S3_SSE,
     createBucket: config.S3_CREATE_BUCKET,

@@ -11,8 +11,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const { status, body, headers, unexpected } = toErrorResponse(error, String(request.id));
+    const { status, body, headers, unexpected, outage } = toErrorResponse(error, String(request.id));
     if (unexpected) this.logger.error({ err: error, requestId: request.id }, 'Unhandled error');
+    if (outage) this.logger.warn({ requestId: request.id, reason: outage }, 'Answered 503: a dependency is unavailable');
     if (reply.sent) return;
     void reply.status(status).headers(headers).send(body);
   }

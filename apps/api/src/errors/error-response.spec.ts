@@ -1,4 +1,6 @@
 import { NotFoundException } from '@nestjs/common';
+import { JobStoreUnavailableError } from '@thumbnail/jobs';
+import { StorageUnavailableError } from '@thumbnail/storage';
 import { errors } from './api-error';
 import { toErrorResponse } from './error-response';
 
@@ -20,6 +22,15 @@ describe('toErrorResponse', () => {
     const answer = toErrorResponse(new NotFoundException('Cannot GET /secret/path'), 'r1');
     expect(answer.status).toBe(404);
     expect(answer.body).toEqual({ error: { code: 'not_found', message: 'No such resource.' } });
+  });
+
+  it.each([
+    [new StorageUnavailableError('credentials rejected (SignatureDoesNotMatch) at minio.internal:9000'), 'Storage is unavailable; try again shortly.'],
+    [new JobStoreUnavailableError('connect ECONNREFUSED 10.0.0.7:27017'), 'The job store is unavailable; try again shortly.'],
+  ])('answers a dependency outage with 503 and Retry-After, its reason for the log only', (outage, message) => {
+    const answer = toErrorResponse(outage, 'r1');
+    expect(answer).toMatchObject({ status: 503, headers: { 'retry-after': '5' }, unexpected: false, outage: outage.message });
+    expect(answer.body).toEqual({ error: { code: 'service_unavailable', message } });
   });
 
   it('hides unexpected errors behind a generic message that quotes the request id', () => {

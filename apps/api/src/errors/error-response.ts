@@ -1,4 +1,16 @@
-import { ApiError } from './api-error';
+import { JobStoreUnavailableError } from '@thumbnail/jobs';
+import { StorageUnavailableError } from '@thumbnail/storage';
+import { ApiError, errors } from './api-error';
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+  /** A bug: log it with its stack. */
+  unexpected: boolean;
+  /** A dependency is down: its reason goes to the log, never to the client. */
+  outage?: string;
+}
 
 export interface ErrorBody {
   error: { code: string; message: string; request_id?: string; [detail: string]: string | undefined };
@@ -21,18 +33,10 @@ const STATUS_CODES: Record<number, [string, string]> = {
  * ApiError messages are ours to show; for anything else the client gets a generic message and
  * the request id, and the details go to the log.
  */
-export function toErrorResponse(
-  error: unknown,
-  requestId: string,
-): { status: number; body: ErrorBody; headers: Record<string, string>; unexpected: boolean } {
-  if (error instanceof ApiError) {
-    return {
-      status: error.status,
-      body: { error: { code: error.code, message: error.message, ...error.details } },
-      headers: error.headers,
-      unexpected: false,
-    };
-  }
+export function toErrorResponse(error: unknown, requestId: string): ErrorResponse {
+  if (error instanceof ApiError) return fromApiError(error);
+  const outage = dependencyOutage(error);
+  if (outage) return { ...fromApiError(outage), outage: (error as Error).message };
   const status = statusOf(error);
   if (status >= 400 && status < 500) {
     const [code, message] = STATUS_CODES[status] ?? ['bad_request', 'The request could not be handled.'];
@@ -73,4 +77,20 @@ function fastifyDetail(error: unknown): string | undefined {
     return e.message.slice(0, 200);
   }
   return undefined;
+}
+
+function fromApiError(error: ApiError): ErrorResponse {
+  return {
+    status: error.status,
+    body: { error: { code: error.code, message: error.message, ...error.details } },
+    headers: error.headers,
+    unexpected: false,
+  };
+}
+
+/** What the adapters throw when storage or the job store cannot serve: 503, try again later. */
+function dependencyOutage(error: unknown): ApiError | null {
+  if (error instanceof StorageUnavailableError) return errors.unavailable('Storage');
+  if (error instanceof JobStoreUnavailableError) return errors.unavailable('The job store');
+  return null;
 }

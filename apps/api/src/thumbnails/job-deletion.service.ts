@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { isFinished, JobStore, JobStoreUnavailableError, removeFinishedJob } from '@thumbnail/jobs';
-import { Storage, StorageUnavailableError } from '@thumbnail/storage';
+import { isFinished, JobStore, removeFinishedJob } from '@thumbnail/jobs';
+import { Storage } from '@thumbnail/storage';
 import { errors } from '../errors/api-error';
 import { ThumbnailQueryService } from './thumbnail-query.service';
 
@@ -24,14 +24,8 @@ export class JobDeletionService {
   async delete(id: string, owner: string | null): Promise<void> {
     const job = await this.query.find(id, owner);
     if (!isFinished(job.status)) throw errors.notFinished(job.status);
-    try {
-      // If storage fails, the record stays and a retried DELETE finishes the work.
-      await removeFinishedJob(job, this.jobStore, this.storage);
-    } catch (error) {
-      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage');
-      if (error instanceof JobStoreUnavailableError) throw errors.unavailable('The job store');
-      throw error;
-    }
+    // If storage fails (503), the record stays and a retried DELETE finishes the work.
+    await removeFinishedJob(job, this.jobStore, this.storage);
     this.logger.log({ jobId: job.id, status: job.status }, 'Job deleted');
   }
 }

@@ -2,17 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
-import {
-  InvalidCursorError,
-  isFinished,
-  isJobId,
-  isJobStatus,
-  JobStore,
-  JobStoreUnavailableError,
-  type JobStatus,
-  type ThumbnailJob,
-} from '@thumbnail/jobs';
-import { Storage, StorageNotFoundError, StorageUnavailableError, type StoredObjectInfo } from '@thumbnail/storage';
+import { InvalidCursorError, isFinished, isJobId, isJobStatus, JobStore, type JobStatus, type ThumbnailJob } from '@thumbnail/jobs';
+import { Storage, StorageNotFoundError, type StoredObjectInfo } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
 import { type JobView, toJobView } from './job-view';
@@ -39,7 +30,7 @@ export class ThumbnailQueryService {
   /** A job that exists and belongs to `owner` (another owner's job is "not found", not "forbidden"). */
   async find(id: string, owner: string | null): Promise<ThumbnailJob> {
     if (!isJobId(id)) throw errors.notFound();
-    const job = await this.guard(() => this.jobStore.get(id));
+    const job = await this.jobStore.get(id);
     if (!job || (owner !== null && job.owner !== owner)) throw errors.notFound();
     return job;
   }
@@ -78,9 +69,7 @@ export class ThumbnailQueryService {
     const status = parseStatus(query.status);
     const cursor = query.cursor === undefined || query.cursor === '' ? undefined : String(query.cursor);
     try {
-      const page = await this.guard(() =>
-        this.jobStore.list({ limit, cursor, status, owner: owner ?? undefined }),
-      );
+      const page = await this.jobStore.list({ limit, cursor, status, owner: owner ?? undefined });
       return { items: page.items, limit, nextCursor: page.nextCursor };
     } catch (error) {
       if (error instanceof InvalidCursorError) throw errors.invalidParameter('cursor', 'is not one this service handed out.');
@@ -97,28 +86,24 @@ export class ThumbnailQueryService {
   async thumbnail(job: ThumbnailJob): Promise<{ info: StoredObjectInfo; open: () => Promise<Readable> }> {
     if (job.status !== 'complete' || !job.thumbnailKey) throw errors.notComplete(job.status);
     const key = job.thumbnailKey;
-    const info = await this.guard(() => this.storage.head(key));
-    if (!info) throw new ApiError(410, 'thumbnail_missing', 'The thumbnail is no longer stored.');
-    return { info, open: () => this.guard(() => this.storage.get(key)) };
+    const info = await this.storage.head(key);
+    if (!info) throw thumbnailMissing();
+    return {
+      info,
+      open: () =>
+        this.storage.get(key).catch((error: unknown) => {
+          throw error instanceof StorageNotFoundError ? thumbnailMissing() : error;
+        }),
+    };
   }
 
   private baseUrl(request: FastifyRequest): string {
     return this.config.PUBLIC_URL?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}`;
   }
+}
 
-  /** Dependency outages become 503 with Retry-After instead of a 500 or a hung request. */
-  private async guard<T>(read: () => Promise<T>): Promise<T> {
-    try {
-      return await read();
-    } catch (error) {
-      if (error instanceof JobStoreUnavailableError) throw errors.unavailable('The job store');
-      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage');
-      if (error instanceof StorageNotFoundError) {
-        throw new ApiError(410, 'thumbnail_missing', 'The thumbnail is no longer stored.');
-      }
-      throw error;
-    }
-  }
+function thumbnailMissing(): ApiError {
+  return new ApiError(410, 'thumbnail_missing', 'The thumbnail is no longer stored.');
 }
 
 function parseLimit(value: unknown): number {

@@ -9,23 +9,23 @@ import type { Counter, Histogram } from 'prom-client';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
 import {
   JobStore,
-  JobStoreUnavailableError,
-  MAKE_THUMBNAIL_JOB,
+  enqueueThumbnailJob,
   originalKey,
+  queueJobSettings,
   THUMBNAIL_FITS,
   THUMBNAIL_QUEUE,
-  thumbnailJobOptions,
   type ThumbnailFit,
   type ThumbnailJob,
   type ThumbnailJobPayload,
 } from '@thumbnail/jobs';
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
-import { Storage, StorageUnavailableError } from '@thumbnail/storage';
+import { Storage } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
 import { declaredBodyBytes } from './declared-body-bytes';
 import { cleanFilename } from './job-view';
 import { QueueAdmissionService } from './queue-admission.service';
 import { UploadInspector } from './upload-inspector';
+import { UploadLimits } from './upload-limits';
 import { UploadSpace } from './upload-space';
 
 interface StoredUpload {
@@ -50,6 +50,7 @@ export class ThumbnailSubmissionService {
     private readonly jobStore: JobStore,
     private readonly admission: QueueAdmissionService,
     private readonly space: UploadSpace,
+    private readonly limits: UploadLimits,
     @InjectMetric(METRICS.jobsSubmitted) private readonly submitted: Counter,
     @InjectMetric(METRICS.uploadBytes) private readonly uploadBytes: Histogram,
   ) {}
@@ -66,9 +67,7 @@ export class ThumbnailSubmissionService {
     // the room claimed for good.
     const releaseSpace = await this.space.claim(declaredBodyBytes(request.headers));
     try {
-      const parts = request.parts({
-        limits: { fileSize: this.config.MAX_UPLOAD_BYTES + 1, files: 1, fields: 10, fieldSize: 1024, parts: 20 },
-      });
+      const parts = request.parts({ limits: this.limits.parserLimits() });
       for await (const part of parts) {
         if (part.type === 'field') {
           if (part.fieldname === 'fit') fit = parseFit(part.value);
@@ -82,7 +81,7 @@ export class ThumbnailSubmissionService {
     } catch (error) {
       // The write may have started: adapters drop partial data, and deleting nothing is harmless.
       await this.discard(id, key);
-      throw toUploadError(error, this.config.MAX_UPLOAD_BYTES);
+      throw toUploadError(error, this.limits);
     } finally {
       // Stored or dropped: either way the disk's own free space now says what it took.
       releaseSpace();
@@ -108,20 +107,10 @@ export class ThumbnailSubmissionService {
       });
     } catch (error) {
       await this.discard(id, key);
-      if (error instanceof JobStoreUnavailableError) throw errors.unavailable('The job store');
       throw error;
     }
     try {
-      await this.queue.add(
-        MAKE_THUMBNAIL_JOB,
-        { jobId: id, requestId: String(request.id) },
-        thumbnailJobOptions(id, {
-          attempts: this.config.JOB_ATTEMPTS,
-          backoffMs: this.config.JOB_BACKOFF_MS,
-          keepCompleted: this.config.KEEP_COMPLETED_QUEUE_ENTRIES,
-          keepFailed: this.config.KEEP_FAILED_QUEUE_ENTRIES,
-        }),
-      );
+      await enqueueThumbnailJob(this.queue, { jobId: id, requestId: String(request.id) }, queueJobSettings(this.config));
     } catch (error) {
       this.logger.warn({ jobId: id, reason: (error as Error).message }, 'Could not queue the job; discarding it');
       await this.jobStore.delete(id).catch(() => undefined);
@@ -136,7 +125,7 @@ export class ThumbnailSubmissionService {
 
   private async storeOriginal(key: string, file: Readable, filename: string): Promise<StoredUpload> {
     const inspector = new UploadInspector({
-      maxBytes: this.config.MAX_UPLOAD_BYTES,
+      maxBytes: this.limits.fileBytes,
       maxPixels: this.config.LIMIT_INPUT_PIXELS,
     });
     // pipeline() tears both streams down together: a client abort fails the storage write, and
@@ -175,15 +164,14 @@ function parseFit(value: unknown): ThumbnailFit {
 }
 
 /** Maps what multipart parsing and storage can throw to client-facing errors. */
-function toUploadError(error: unknown, maxBytes: number): unknown {
+function toUploadError(error: unknown, limits: UploadLimits): unknown {
   if (error instanceof ApiError) return error;
-  if (error instanceof StorageUnavailableError) return errors.unavailable('Storage');
   const code = (error as { code?: string }).code;
   switch (code) {
     case 'FST_FILES_LIMIT':
       return errors.tooManyFiles();
     case 'FST_REQ_FILE_TOO_LARGE':
-      return errors.fileTooLarge(maxBytes);
+      return limits.tooLarge();
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
       return new ApiError(400, 'too_many_parts', 'The form has too many parts; send one file and at most the field "fit".');

@@ -51,7 +51,7 @@ export class ThumbnailsController {
   @ApiResponse({
     status: 201,
     description: 'With `wait`: the job finished (complete or failed) in time; the job follows the links, as GET shows it.',
-    schema: { example: { data: { job_id: jobExample._id, status: 'complete', links: { self: `/thumbnail/${jobExample._id}`, image: `/thumbnail/${jobExample._id}/image` }, ...jobExample } } },
+    schema: { example: { data: { job_id: jobExample._id, links: { self: `/thumbnail/${jobExample._id}`, image: `/thumbnail/${jobExample._id}/image` }, ...jobExample } } },
   })
   @ApiResponse({ status: 400, schema: { example: errorExample('file_required', 'Send the image as multipart/form-data in a field named "file".') } })
   @ApiResponse({ status: 413, schema: { example: errorExample('file_too_large', 'The file is larger than the limit of 20971520 bytes.') } })

@@ -10,6 +10,7 @@ import { QueueAdmissionService } from './queue-admission.service';
 import { ThumbnailQueryService } from './thumbnail-query.service';
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
 import { ThumbnailsController } from './thumbnails.controller';
+import { UploadLimits } from './upload-limits';
 import { UploadSpace } from './upload-space';
 
 @Module({
@@ -22,17 +23,18 @@ import { UploadSpace } from './upload-space';
     QueueAdmissionService,
     JobCompletionWaiter,
     JobDeletionService,
+    { provide: UploadLimits, inject: [APP_CONFIG], useFactory: (config: Env) => new UploadLimits(config.MAX_UPLOAD_BYTES) },
     {
       provide: UploadSpace,
-      inject: [APP_CONFIG, Storage],
-      useFactory: (config: Env, storage: Storage) =>
+      inject: [APP_CONFIG, Storage, UploadLimits],
+      useFactory: (config: Env, storage: Storage, limits: UploadLimits) =>
         new UploadSpace({
           freeBytes: () => storage.freeBytes(),
           reserveBytes: config.MIN_FREE_STORAGE_BYTES,
-          maxUploadBytes: config.MAX_UPLOAD_BYTES,
+          maxUploadBytes: limits.fileBytes,
         }),
     },
   ],
-  exports: [BullModule],
+  exports: [BullModule, UploadLimits],
 })
 export class ThumbnailsModule {}

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import { StorageUnavailableError } from '@thumbnail/storage';
 import { errors } from '../errors/api-error';
 
 export interface UploadSpaceOptions {
@@ -37,13 +36,7 @@ export class UploadSpace {
   async claim(declaredBytes: number | undefined): Promise<() => void> {
     const { reserveBytes, maxUploadBytes } = this.options;
     if (reserveBytes === 0) return noop;
-    let free: number | null;
-    try {
-      free = await this.options.freeBytes();
-    } catch (error) {
-      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage');
-      throw error;
-    }
+    const free = await this.options.freeBytes();
     if (free === null) return noop;
     // The body is the file plus a few hundred bytes of form, so this overestimates a little.
     const bytes = declaredBytes !== undefined && declaredBytes >= 0 ? Math.min(declaredBytes, maxUploadBytes) : maxUploadBytes;
