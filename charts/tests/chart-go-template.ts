@@ -1,6 +1,7 @@
 /**
- * A superficial reading of Helm (Go) templates, for when helm itself is not installed: actions
- * are balanced, block keywords nest and end, and the named templates a file uses exist.
+ * A superficial reading of Helm (Go) templates: actions are balanced, block keywords nest and end,
+ * and the named templates a file uses exist. It sees what rendering does not: an include on a path
+ * no tested values reach, and a name defined twice (helm lets the later define win silently).
  */
 
 export interface TemplateScan {

@@ -1,15 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { requireTool } from '@thumbnail/testing';
 import { parseAllDocuments } from 'yaml';
 import { chartDir, type Values } from './chart-files';
 
-/** helm and kubeconform, when they are on PATH (the GitHub workflow installs both). */
-
-function onPath(command: string): boolean {
-  return spawnSync(command, ['version'], { encoding: 'utf8' }).status === 0;
-}
-
-export const hasHelm = onPath('helm');
-export const hasKubeconform = hasHelm && onPath('kubeconform');
+/**
+ * helm (as scripts/tools.sh builds it) on the umbrella chart. Renders always name the Kubernetes
+ * version: a helm built without release flags would assume 1.20, and the chart's kubeVersion
+ * refuses that.
+ */
 
 export interface RunResult {
   status: number | null;
@@ -17,8 +15,8 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(command: string, args: string[], input?: string): RunResult {
-  const result = spawnSync(command, args, { encoding: 'utf8', input, maxBuffer: 64 * 1024 * 1024 });
+export function helm(args: string[]): RunResult {
+  const result = spawnSync(requireTool('helm'), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? String(result.error ?? '') };
 }
 
@@ -28,20 +26,34 @@ export interface Manifest extends Values {
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
 }
 
+export interface RenderOptions {
+  valuesFiles?: string[];
+  set?: string[];
+  release?: string;
+  /** Kubernetes version (x.y.z) helm renders for. */
+  kubeVersion: string;
+  extraArgs?: string[];
+}
+
 /** `helm template` of the umbrella chart; throws with helm's message when it refuses. */
-export function helmTemplate(options: { valuesFiles?: string[]; set?: string[]; release?: string } = {}): {
-  text: string;
-  manifests: Manifest[];
-} {
-  const args = ['template', options.release ?? 'thumbnail-generator', chartDir, '--namespace', 'thumbnails'];
+export function helmTemplate(options: RenderOptions): { text: string; manifests: Manifest[] } {
+  const args = ['template', options.release ?? 'thumbnail-generator', chartDir, '--namespace', 'thumbnails', '--kube-version', options.kubeVersion];
   for (const file of options.valuesFiles ?? []) args.push('--values', file);
   for (const assignment of options.set ?? []) args.push('--set', assignment);
-  const result = run('helm', args);
+  const result = helm([...args, ...(options.extraArgs ?? [])]);
   if (result.status !== 0) throw new Error(result.stderr.trim());
   const manifests = parseAllDocuments(result.stdout)
     .map((doc) => doc.toJS() as Manifest | null)
     .filter((doc): doc is Manifest => doc !== null);
   return { text: result.stdout, manifests };
+}
+
+/** `helm lint --strict` of the umbrella chart. */
+export function helmLint(options: Pick<RenderOptions, 'valuesFiles' | 'set' | 'kubeVersion'>): RunResult {
+  const args = ['lint', '--strict', chartDir, '--kube-version', options.kubeVersion];
+  for (const file of options.valuesFiles ?? []) args.push('--values', file);
+  for (const assignment of options.set ?? []) args.push('--set', assignment);
+  return helm(args);
 }
 
 export function findManifest(manifests: Manifest[], kind: string, nameSuffix: string): Manifest {
@@ -61,4 +73,9 @@ export function podSpecs(manifests: Manifest[]): { source: string; spec: Values 
     }
     return [];
   });
+}
+
+/** Every container image of the rendered workloads, by workload. */
+export function imagesBySource(manifests: Manifest[]): Record<string, string[]> {
+  return Object.fromEntries(podSpecs(manifests).map(({ source, spec }) => [source, (spec.containers as { image: string }[]).map((c) => c.image)]));
 }

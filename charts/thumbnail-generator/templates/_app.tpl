@@ -264,7 +264,7 @@ spec:
         {{- toYaml $c.podSecurityContext | nindent 8 }}
       containers:
         - name: {{ $component }}
-          image: {{ include "thumbnail-generator.image" (dict "image" $c.image "global" $root.Values.global "defaultTag" $tag) | quote }}
+          image: {{ include "thumbnail-generator.image" (dict "image" $c.image "registry" $root.Values.global.imageRegistry "defaultTag" $tag) | quote }}
           imagePullPolicy: {{ $c.image.pullPolicy | default $root.Values.global.image.pullPolicy }}
           ports:
             - name: http

@@ -54,12 +54,14 @@ app.kubernetes.io/part-of: thumbnail-generator
 {{- end -}}
 
 {{/*
-Image reference: [registry/]repository@digest or [registry/]repository:tag, where
-global.imageRegistry replaces the image's own registry.
-Takes (dict "image" .Values.image "global" .Values.global "defaultTag" "1.0.0").
+Image reference: [registry/]repository@digest or [registry/]repository:tag, where a non-empty
+"registry" replaces the image's own: global.imageRegistry for the api and worker images (where
+the operator pushed them), global.bundledImageRegistry for Redis, MongoDB and MinIO (which are
+not in the operator's registry unless mirrored there).
+Takes (dict "image" .Values.image "registry" .Values.global.imageRegistry "defaultTag" "1.0.0").
 */}}
 {{- define "thumbnail-generator.image" -}}
-{{- $registry := .global.imageRegistry | default .image.registry | default "" | trimSuffix "/" -}}
+{{- $registry := .registry | default .image.registry | default "" | trimSuffix "/" -}}
 {{- $ref := .image.repository -}}
 {{- if $registry }}{{ $ref = printf "%s/%s" $registry .image.repository }}{{ end -}}
 {{- if .image.digest -}}
