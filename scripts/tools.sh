@@ -27,6 +27,7 @@ helm                     helm.sh/helm/v3/cmd/helm                               
 kubeconform              github.com/yannh/kubeconform/cmd/kubeconform            v0.7.0
 kube-apiserver           k8s.io/kubernetes/cmd/kube-apiserver                    $KUBERNETES_VERSION
 kube-controller-manager  k8s.io/kubernetes/cmd/kube-controller-manager           $KUBERNETES_VERSION
+kubectl                  k8s.io/kubernetes/cmd/kubectl                           $KUBERNETES_VERSION
 kubernetes-openapi       k8s.io/kubernetes                                       $KUBERNETES_SCHEMA_VERSION
 prometheus-operator-crds github.com/prometheus-operator/prometheus-operator      v0.85.0
 EOF
@@ -100,11 +101,11 @@ kubernetes_version_ldflags() {
   done
 }
 
-# build_stamp NAME VERSION: what a build depends on besides its version (extra link flags),
+# build_stamp PACKAGE VERSION: what a build depends on besides its version (extra link flags),
 # recorded in .complete so that a tool built with other flags is built again.
 build_stamp() {
   case "$1" in
-    kube-apiserver | kube-controller-manager) kubernetes_version_ldflags "$2" ;;
+    k8s.io/kubernetes/cmd/*) kubernetes_version_ldflags "$2" ;;
   esac
 }
 
@@ -128,7 +129,7 @@ ensure() {
   local dest="$tools_dir/$name-$version"
   local link="$tools_dir/bin/$name"
   local stamp
-  stamp="$(build_stamp "$name" "$version")"
+  stamp="$(build_stamp "$package" "$version")"
   if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$stamp" ]; then
     ln -sfn "$(target_of "$name" "$dest")" "$link"
     return 0
@@ -146,7 +147,7 @@ ensure() {
   mkdir -p "$dest"
   local failed=0
   case "$name" in
-    kube-apiserver | kube-controller-manager)
+    kube-apiserver | kube-controller-manager | kubectl)
       build_from_module_copy "$dest" k8s.io/kubernetes "$version" "$package" prepare_kubernetes "$stamp" || failed=1 ;;
     ferretdb)
       build_from_module_copy "$dest" github.com/FerretDB/FerretDB "$version" "$package" prepare_ferretdb || failed=1 ;;
@@ -178,7 +179,7 @@ main() {
       local complete="$tools_dir/$name-$version/.complete"
       if [ -f "$complete" ]; then
         state=built
-        [ "$(cat "$complete")" = "$(build_stamp "$name" "$version")" ] || state="stale (built again on the next run)"
+        [ "$(cat "$complete")" = "$(build_stamp "$package" "$version")" ] || state="stale (built again on the next run)"
       fi
       [ -f "$tools_dir/$name.unavailable" ] && state="unavailable: $(cat "$tools_dir/$name.unavailable")"
       printf '%-26s %-40s %s\n' "$name" "$version" "$state"
