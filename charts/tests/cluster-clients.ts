@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { requireTool } from '@thumbnail/testing';
 import { parseAllDocuments } from 'yaml';
 import type { Manifest } from './chart-helm';
@@ -22,17 +21,12 @@ export interface ClusterClients {
 /**
  * Runs them as child processes without blocking the event loop: the control plane's processes
  * write their logs into pipes this process reads, and a synchronous spawn would let those pipes
- * fill and stall the API server that helm is waiting for. Helm keeps its cache and settings under
- * `homeDir`, not the user's.
+ * fill and stall the API server that helm is waiting for. They keep their caches and settings
+ * under `homeDir`, not the user's.
  */
 export function clusterClients(kubeconfig: string, homeDir: string): ClusterClients {
-  const env = {
-    PATH: process.env['PATH'],
-    KUBECONFIG: kubeconfig,
-    HELM_CACHE_HOME: join(homeDir, 'helm/cache'),
-    HELM_CONFIG_HOME: join(homeDir, 'helm/config'),
-    HELM_DATA_HOME: join(homeDir, 'helm/data'),
-  };
+  // Without HOME, kubectl would put its discovery cache in the working folder.
+  const env = { PATH: process.env['PATH'], HOME: homeDir, KUBECONFIG: kubeconfig };
   const run = (binary: string, args: string[], input?: string) =>
     new Promise<CliResult>((resolve) => {
       const child = execFile(binary, args, { env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {

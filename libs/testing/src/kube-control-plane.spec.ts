@@ -28,7 +28,7 @@ describe.skipIf(skipWithoutTool('kube-apiserver', 'kube-controller-manager', 'ku
 
   const kubectl = (args: string[], input?: string): Promise<Result> =>
     new Promise((resolve) => {
-      const child = execFile(requireTool('kubectl'), args, { env: { PATH: process.env['PATH'], KUBECONFIG: cluster.kubeconfig } }, (error, stdout, stderr) =>
+      const child = execFile(requireTool('kubectl'), args, { env: { PATH: process.env['PATH'], HOME: cluster.dir, KUBECONFIG: cluster.kubeconfig } }, (error, stdout, stderr) =>
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
       );
       child.stdin?.end(input ?? '');
