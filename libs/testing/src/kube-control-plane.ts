@@ -103,7 +103,7 @@ export async function startKubeControlPlane(): Promise<RunningKubeControlPlane> 
     );
     started.push({ name: 'kube-apiserver', process: apiserver });
     const api = (path: string) => apiStatus(server, path, pki.ca, pki.admin);
-    await waitUntilReady(async () => (await api('/readyz')) === 200, apiserver, 'kube-apiserver', 120_000);
+    await waitUntilReady(async () => (await api('/readyz')) === 200, apiserver, 'kube-apiserver', 90_000);
 
     const controllerManager = spawnServer(
       controllerManagerBinary,
@@ -124,7 +124,7 @@ export async function startKubeControlPlane(): Promise<RunningKubeControlPlane> 
       async () => (await api('/api/v1/namespaces/default/serviceaccounts/default')) === 200,
       controllerManager,
       'kube-controller-manager',
-      120_000,
+      60_000,
     );
     return { server, kubeconfig: adminKubeconfig, dir, stop: stopAll, output };
   } catch (error) {
