@@ -8,8 +8,11 @@ source scripts/lib.sh
 
 ensure_debian_package redis-server redis-server
 ensure_debian_package promtool prometheus
+# The chart suite's control plane: Debian's etcd, and openssl for its certificates.
+ensure_debian_package etcd etcd-server
+ensure_debian_package openssl openssl
 ensure_node_modules
-# MinIO, FerretDB, helm, kubeconform and the Kubernetes API server: pinned, built from their Go
+# MinIO, FerretDB, helm, kubeconform, kubectl and the Kubernetes control plane: pinned, built from their Go
 # modules once per machine (scripts/tools.sh says what it builds and how long it took).
 bash scripts/tools.sh
 

@@ -27,6 +27,7 @@ helm                     helm.sh/helm/v3/cmd/helm                               
 kubeconform              github.com/yannh/kubeconform/cmd/kubeconform            v0.7.0
 kube-apiserver           k8s.io/kubernetes/cmd/kube-apiserver                    $KUBERNETES_VERSION
 kube-controller-manager  k8s.io/kubernetes/cmd/kube-controller-manager           $KUBERNETES_VERSION
+kubectl                  k8s.io/kubernetes/cmd/kubectl                           $KUBERNETES_VERSION
 kubernetes-openapi       k8s.io/kubernetes                                       $KUBERNETES_SCHEMA_VERSION
 prometheus-operator-crds github.com/prometheus-operator/prometheus-operator      v0.85.0
 EOF
@@ -59,11 +60,11 @@ module_dir() {
   go mod download -json "$1@$2" | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p'
 }
 
-# build_from_module_copy DEST MODULE VERSION PACKAGE PREPARE: builds PACKAGE (a path inside
-# MODULE) from a writable copy of the module, after PREPARE (a function run in the copy) has
-# done what a plain `go install` cannot.
+# build_from_module_copy DEST MODULE VERSION PACKAGE PREPARE [LDFLAGS]: builds PACKAGE (a path
+# inside MODULE) from a writable copy of the module, after PREPARE (a function run in the copy)
+# has done what a plain `go install` cannot.
 build_from_module_copy() {
-  local dest=$1 module=$2 version=$3 package=$4 prepare=$5
+  local dest=$1 module=$2 version=$3 package=$4 prepare=$5 ldflags=${6:-}
   local work="$tools_dir/.src/${module//\//_}-$version"
   if [ ! -f "$work/.ready" ]; then
     rm -rf "$work"
@@ -73,7 +74,7 @@ build_from_module_copy() {
     (cd "$work" && "$prepare" "$version")
     touch "$work/.ready"
   fi
-  (cd "$work" && GOFLAGS="-mod=mod -trimpath" go build -ldflags='-s -w' -o "$dest/" "./${package#"$module"/}")
+  (cd "$work" && GOFLAGS="-mod=mod -trimpath" go build -ldflags="-s -w $ldflags" -o "$dest/" "./${package#"$module"/}")
 }
 
 # k8s.io/kubernetes points its k8s.io/* staging modules at folders the published module does not
@@ -86,6 +87,26 @@ prepare_kubernetes() {
     go mod edit -replace "$dep=$dep@$staging"
   done
   GOFLAGS=-mod=mod go mod download
+}
+
+# Kubernetes' release build stamps its version into the binaries; without it the API server
+# reports v0.0.0-master, and helm refuses every chart with a kubeVersion range.
+kubernetes_version_ldflags() {
+  local version=$1 minor package
+  minor="${version#v1.}"
+  minor="${minor%%.*}"
+  for package in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    printf -- '-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=%s -X %s.gitTreeState=clean ' \
+      "$package" "$version" "$package" "$package" "$minor" "$package"
+  done
+}
+
+# build_stamp PACKAGE VERSION: what a build depends on besides its version (extra link flags),
+# recorded in .complete so that a tool built with other flags is built again.
+build_stamp() {
+  case "$1" in
+    k8s.io/kubernetes/cmd/*) kubernetes_version_ldflags "$2" ;;
+  esac
 }
 
 # FerretDB embeds its version from a file its release build generates and the module lacks;
@@ -107,7 +128,9 @@ ensure() {
   local name=$1 package=$2 version=$3
   local dest="$tools_dir/$name-$version"
   local link="$tools_dir/bin/$name"
-  if [ -f "$dest/.complete" ]; then
+  local stamp
+  stamp="$(build_stamp "$package" "$version")"
+  if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$stamp" ]; then
     ln -sfn "$(target_of "$name" "$dest")" "$link"
     return 0
   fi
@@ -124,8 +147,8 @@ ensure() {
   mkdir -p "$dest"
   local failed=0
   case "$name" in
-    kube-apiserver | kube-controller-manager)
-      build_from_module_copy "$dest" k8s.io/kubernetes "$version" "$package" prepare_kubernetes || failed=1 ;;
+    kube-apiserver | kube-controller-manager | kubectl)
+      build_from_module_copy "$dest" k8s.io/kubernetes "$version" "$package" prepare_kubernetes "$stamp" || failed=1 ;;
     ferretdb)
       build_from_module_copy "$dest" github.com/FerretDB/FerretDB "$version" "$package" prepare_ferretdb || failed=1 ;;
     kubernetes-openapi | prometheus-operator-crds) fetch_module_files "$dest" "$package" "$version" || failed=1 ;;
@@ -137,7 +160,7 @@ ensure() {
     return 1
   fi
   rm -f "$tools_dir/$name.unavailable"
-  touch "$dest/.complete"
+  printf '%s' "$stamp" >"$dest/.complete"
   ln -sfn "$(target_of "$name" "$dest")" "$link"
   log "$name $version: built in $((SECONDS - started)) s"
 }
@@ -153,7 +176,11 @@ main() {
   if [ "${1:-}" = "--list" ]; then
     tool_table | while read -r name package version; do
       local state=missing
-      [ -f "$tools_dir/$name-$version/.complete" ] && state=built
+      local complete="$tools_dir/$name-$version/.complete"
+      if [ -f "$complete" ]; then
+        state=built
+        [ "$(cat "$complete")" = "$(build_stamp "$package" "$version")" ] || state="stale (built again on the next run)"
+      fi
       [ -f "$tools_dir/$name.unavailable" ] && state="unavailable: $(cat "$tools_dir/$name.unavailable")"
       printf '%-26s %-40s %s\n' "$name" "$version" "$state"
     done

@@ -10,6 +10,7 @@ export type ToolName =
   | 'kubeconform'
   | 'kube-apiserver'
   | 'kube-controller-manager'
+  | 'kubectl'
   | 'kubernetes-openapi'
   | 'prometheus-operator-crds';
 
