@@ -19,6 +19,8 @@ tools_dir="${TOOLS_DIR:-$root/.tools}"
 readonly MIN_GO_MINOR=24
 readonly KUBERNETES_VERSION=v1.34.4
 readonly KUBERNETES_SCHEMA_VERSION=v1.30.14
+# The Kubernetes minor helm's release build stamps (that of its k8s.io/client-go: v0.36).
+readonly HELM_KUBERNETES_MINOR=36
 tool_table() {
   cat <<EOF
 minio                    github.com/minio/minio                                  v0.0.0-20260212201848-7aac2a2c5b7c
@@ -49,10 +51,10 @@ go_problem() {
   fi
 }
 
-# build_go_program DEST PACKAGE VERSION: `go install PACKAGE@VERSION` into DEST.
+# build_go_program DEST PACKAGE VERSION [LDFLAGS]: `go install PACKAGE@VERSION` into DEST.
 build_go_program() {
-  local dest=$1 package=$2 version=$3
-  GOBIN="$dest" GOFLAGS="-trimpath" go install -ldflags='-s -w' "$package@$version"
+  local dest=$1 package=$2 version=$3 ldflags=${4:-}
+  GOBIN="$dest" GOFLAGS="-trimpath" go install -ldflags="-s -w $ldflags" "$package@$version"
 }
 
 # module_dir MODULE VERSION: the module's source folder in Go's module cache (read-only).
@@ -106,7 +108,18 @@ kubernetes_version_ldflags() {
 build_stamp() {
   case "$1" in
     k8s.io/kubernetes/cmd/*) kubernetes_version_ldflags "$2" ;;
+    helm.sh/helm/v3/cmd/helm) helm_version_ldflags "$2" ;;
   esac
+}
+
+# helm's release build stamps its version and the Kubernetes version `helm template` and
+# `helm lint` assume; without them helm says v3.21 and assumes Kubernetes 1.20.
+helm_version_ldflags() {
+  local package
+  printf -- '-X helm.sh/helm/v3/internal/version.version=%s -X helm.sh/helm/v3/internal/version.gitTreeState=clean ' "$1"
+  for package in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    printf -- '-X %s.k8sVersionMajor=1 -X %s.k8sVersionMinor=%s ' "$package" "$package" "$HELM_KUBERNETES_MINOR"
+  done
 }
 
 # FerretDB embeds its version from a file its release build generates and the module lacks;
@@ -141,7 +154,7 @@ ensure() {
     printf '%s\n' "$problem" >"$tools_dir/$name.unavailable"
     return 0
   fi
-  log "$name $version: building from $package (first run on this machine; later runs reuse it)"
+  log "$name $version: building from $package (later runs reuse it)"
   local started=$SECONDS
   rm -rf "$dest"
   mkdir -p "$dest"
@@ -152,7 +165,7 @@ ensure() {
     ferretdb)
       build_from_module_copy "$dest" github.com/FerretDB/FerretDB "$version" "$package" prepare_ferretdb || failed=1 ;;
     kubernetes-openapi | prometheus-operator-crds) fetch_module_files "$dest" "$package" "$version" || failed=1 ;;
-    *) build_go_program "$dest" "$package" "$version" || failed=1 ;;
+    *) build_go_program "$dest" "$package" "$version" "$stamp" || failed=1 ;;
   esac
   if [ "$failed" -ne 0 ]; then
     printf 'building %s %s failed: see the output of scripts/tools.sh above\n' "$name" "$version" >"$tools_dir/$name.unavailable"
