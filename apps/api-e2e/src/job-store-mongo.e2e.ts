@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import type { Queue } from 'bullmq';
 import type { Connection } from 'mongoose';
 import { png50, pngWithIccProfile400, skipWithoutTool, truncated } from '@thumbnail/testing';
 import { call, form, type Json, UUID_V4 } from './support/client';
 import { backdateMongoJob, countMongoJobs, inspectMongo, mongoJobRecord } from './support/mongo-records';
 import { eventually, metric, untilReady } from './support/reliability-http';
+import { queueClient, settledEntry } from './support/reliability-redis';
 import { TestService } from './support/service';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -232,6 +234,53 @@ describe.skipIf(skipWithoutTool('ferretdb'))('JOB_STORE=mongo on FerretDB', () =
       expect((await call(`${api}/thumbnail/${kept._id}`)).json.data).toEqual(kept);
       const after = await finished(api, await upload(api, await png50()));
       expect(after.status).toBe('complete');
+    });
+  });
+
+  // The job store and the queue fail apart: MongoDB unreachable for a few seconds (a replica-set
+  // election) can fail every delivery of a job, leaving a failed queue entry and an unfinished
+  // record.
+  describe('a job whose deliveries all failed while the job store was down', () => {
+    let service: TestService;
+    let api: string;
+    let queue: Queue | undefined;
+    let records: Connection | undefined;
+
+    beforeAll(async () => {
+      service = await TestService.start({ jobStore: 'mongo', env: { JOB_ATTEMPTS: '2', RECONCILE_INTERVAL_MS: '500' } });
+      api = service.api.url;
+      queue = queueClient(service.redis.url);
+      records = await inspectMongo(service.env['MONGO_URL']);
+    });
+    afterAll(async () => {
+      await queue?.close();
+      await records?.close();
+      await service?.stop();
+    });
+
+    it('is queued again by the reconciler once the store is back, and completes', async () => {
+      const entries = queue as Queue;
+      const ferretdb = service.ferretdb;
+      if (!ferretdb) throw new Error('the service runs no FerretDB');
+      // Held in the queue until the store is down, so that every delivery meets the outage.
+      await entries.pause();
+      const id = await upload(api, await png50());
+      await ferretdb.stop();
+      await entries.resume();
+      await settledEntry(entries, id, 'failed');
+
+      await ferretdb.restart();
+      await untilReady(service.workers[0].url, 30_000);
+      expect((await call(`${api}/thumbnail/${id}`)).json.data.status).toBe('waiting');
+      // Past the reconciler's grace period, as the redis variant does (reliability-redis.e2e.ts).
+      await backdateMongoJob(records as Connection, id, 60_000);
+      const job = await eventually(async () => {
+        const current = (await call(`${api}/thumbnail/${id}?wait=5`)).json.data;
+        expect(current.status).toBe('complete');
+        return current;
+      }, 30_000, 0);
+      expect(job.attempts).toBe(1);
+      expect(service.logs()).toContain('Re-queued a job whose deliveries all failed');
     });
   });
 });
