@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
 import {
@@ -20,8 +20,10 @@ const PAGE = 200;
 
 /**
  * Finds job records that are waiting or processing but have no queue entry (for example after
- * Redis lost its data without persistence) and queues them again. Queue entries are keyed by
- * job id, so several workers reconciling at once still queue each job once.
+ * Redis lost its data without persistence), or whose entry failed for good without the outcome
+ * reaching the record (every delivery met an unreachable job store), and queues them again.
+ * Queue entries are keyed by job id, so several workers reconciling at once still queue each job
+ * once.
  */
 @Injectable()
 export class QueueReconcilerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -60,7 +62,14 @@ export class QueueReconcilerService implements OnApplicationBootstrap, OnApplica
         const page = await this.jobStore.list({ limit: PAGE, cursor, status });
         for (const job of page.items) {
           if (now - job.createdAt.getTime() < GRACE_MS) continue;
-          if (await this.queue.getJob(job.id)) continue;
+          const entry = await this.queue.getJob(job.id);
+          if (entry) {
+            if (await this.retryFailedEntry(entry)) {
+              requeued++;
+              this.logger.warn({ jobId: job.id, status }, 'Re-queued a job whose deliveries all failed');
+            }
+            continue;
+          }
           await enqueueThumbnailJob(this.queue, { jobId: job.id, requestId: job.requestId }, queueJobSettings(this.config));
           requeued++;
           this.logger.warn({ jobId: job.id, status }, 'Re-queued a job that had no queue entry');
@@ -69,5 +78,22 @@ export class QueueReconcilerService implements OnApplicationBootstrap, OnApplica
       } while (cursor);
     }
     return requeued;
+  }
+
+  /**
+   * A failed entry of a record that is not finished: the worker could not record the outcome
+   * (with JOB_STORE=mongo the store can be down while the queue is up), so nothing else would
+   * ever finish the job. Its deliveries start over. False if the entry has not failed, or if
+   * another worker's reconciler retried it first.
+   */
+  private async retryFailedEntry(entry: Job<ThumbnailJobPayload>): Promise<boolean> {
+    if (!(await entry.isFailed())) return false;
+    try {
+      await entry.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return true;
+    } catch (error) {
+      if (await entry.isFailed()) throw error;
+      return false;
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobStore } from './job-store';
-import { InvalidCursorError } from './job-store';
+import { DuplicateJobError, InvalidCursorError } from './job-store';
 import { originalKey } from './storage-keys';
 import type { NewThumbnailJob } from './thumbnail-job';
 
@@ -29,10 +29,26 @@ export function newJob(overrides: Partial<NewThumbnailJob> = {}): NewThumbnailJo
   };
 }
 
+export interface JobStoreContractOptions {
+  /**
+   * Why the server behind the adapter cannot change one record atomically, if it cannot. The two
+   * cases that race updates of one record are then skipped with this reason printed; they hold
+   * on every server the service supports.
+   */
+  withoutAtomicUpdates?: string;
+}
+
 /**
- * The one suite every JobStore adapter must pass (Redis always, MongoDB when MONGO_URL is set).
+ * The one suite every JobStore adapter must pass (Redis and FerretDB always, MongoDB when
+ * MONGO_URL is set).
  */
-export function describeJobStoreContract(name: string, setup: () => Promise<JobStoreFixture>): void {
+export function describeJobStoreContract(
+  name: string,
+  setup: () => Promise<JobStoreFixture>,
+  options: JobStoreContractOptions = {},
+): void {
+  const notAtomic = options.withoutAtomicUpdates;
+  if (notAtomic) console.warn(`SKIPPED on ${name}: the cases that race updates of one record (${notAtomic})`);
   describe(`JobStore contract: ${name}`, () => {
     let fixture: JobStoreFixture;
     let store: JobStore;
@@ -60,10 +76,11 @@ export function describeJobStoreContract(name: string, setup: () => Promise<JobS
       });
     });
 
-    it('refuses a second job with the same id', async () => {
+    it('refuses a second job with the same id and keeps the first', async () => {
       const input = newJob();
       await store.create(input);
-      await expect(store.create(input)).rejects.toThrow();
+      await expect(store.create({ ...input, originalFilename: 'other.png' })).rejects.toBeInstanceOf(DuplicateJobError);
+      expect((await store.get(input.id))?.originalFilename).toBe(input.originalFilename);
     });
 
     it('answers null for an unknown id', async () => {
@@ -132,7 +149,7 @@ export function describeJobStoreContract(name: string, setup: () => Promise<JobS
       expect(replay.job).toMatchObject({ status: 'complete', attempts: 1 });
     });
 
-    it('applies exactly one of many concurrent identical transitions', async () => {
+    it.skipIf(Boolean(notAtomic))('applies exactly one of many concurrent identical transitions', async () => {
       const input = newJob();
       await store.create(input);
       await store.transition(input.id, { from: ['waiting'], to: 'processing' });
@@ -144,7 +161,7 @@ export function describeJobStoreContract(name: string, setup: () => Promise<JobS
       expect(results.filter((r) => r.applied)).toHaveLength(1);
     });
 
-    it('counts concurrent attempts without losing increments', async () => {
+    it.skipIf(Boolean(notAtomic))('counts concurrent attempts without losing increments', async () => {
       const input = newJob();
       await store.create(input);
       await Promise.all(
@@ -266,7 +283,8 @@ export function describeJobStoreContract(name: string, setup: () => Promise<JobS
         expect(await store.expiredJobs(new Date(now - 60 * DAY_MS), 10)).toEqual([]);
       });
 
-      it('finds them behind hundreds of older jobs that finished after the time', async () => {
+      // 636 writes, and FerretDB scans the whole collection for each transition: seconds, not ms.
+      it('finds them behind hundreds of older jobs that finished after the time', { timeout: 120_000 }, async () => {
         for (let i = 0; i < 210; i++) await jobAged(20, 'complete', 1);
         const expired = [await jobAged(15, 'complete', 10), await jobAged(14, 'failed', 10)];
         const found = await store.expiredJobs(cutoff, 5);

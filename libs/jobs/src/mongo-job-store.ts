@@ -155,7 +155,9 @@ export class MongoJobStore extends JobStore {
     if (change.thumbnailKey !== undefined) set.thumbnailKey = change.thumbnailKey;
     if (change.error !== undefined) set.error = change.error;
     const update = { $set: set, ...(change.incrementAttempts ? { $inc: { attempts: 1 } } : {}) };
-    // One atomic step: the status check and the write cannot interleave with another delivery's.
+    // One atomic step on MongoDB: the status check and the write cannot interleave with another
+    // delivery's. FerretDB 1.x, the tests' stand-in, reads and writes back without a transaction,
+    // so there racing transitions can all apply (docs/development.md).
     const updated = await this.run(() =>
       this.model
         .findOneAndUpdate({ _id: id, status: { $in: [...change.from] } }, update, { returnDocument: 'after' })

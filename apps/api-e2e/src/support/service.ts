@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { loadConfig } from '@thumbnail/config';
 import { createStorage, type Storage } from '@thumbnail/storage';
 import { startApp, startRedisServer, startS3rver, type RunningApp, type RunningRedisServer } from '@thumbnail/testing';
+import { startFerretDb, type RunningFerretDb } from '@thumbnail/testing';
 
 export interface ServiceOptions {
   storage?: 'fs' | 's3';
+  /** `mongo`: job records in a FerretDB of the service's own (`ferretdb`, to stop and restart). */
+  jobStore?: 'redis' | 'mongo';
   env?: Record<string, string>;
   /** Start no worker (tests that need jobs to stay waiting start one later). */
   withoutWorker?: boolean;
@@ -27,6 +30,7 @@ export class TestService {
   api!: RunningApp;
   workers: RunningApp[] = [];
   redis!: RunningRedisServer;
+  ferretdb: RunningFerretDb | null = null;
   env: Record<string, string> = {};
   storageDir = '';
   private ownsStorageDir = false;
@@ -58,6 +62,10 @@ export class TestService {
       SHUTDOWN_TIMEOUT_MS: '10000',
       ...options.env,
     };
+    if (options.jobStore === 'mongo') {
+      this.ferretdb = await startFerretDb();
+      Object.assign(this.env, { JOB_STORE: 'mongo', MONGO_URL: `${this.ferretdb.url}thumbnails`, ...options.env });
+    }
     if (options.storage === 's3') {
       const s3 = options.s3Server ?? (await startS3rver({ buckets: [] }));
       this.s3 = s3;
@@ -131,6 +139,7 @@ export class TestService {
   async stop(): Promise<void> {
     await Promise.all([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
     await this.redis?.destroy();
+    await this.ferretdb?.destroy();
     await this.s3?.stop();
     if (this.storageDir && this.ownsStorageDir) rmSync(this.storageDir, { recursive: true, force: true });
   }
