@@ -55,9 +55,9 @@ export class ThumbnailProcessor extends WorkerHost implements OnApplicationBoots
 /**
  * Jobs taken from the queue at once for WORKER_CONCURRENCY images made at once. Part of every
  * job is waiting (Redis round trips, the thumbnail's write and fsync), and with one job per image
- * slot the cores idled 15-20% of the time under load; twice as many jobs keep them busy. Only
- * the image work, which holds the CPU and the decoded pixels, is limited to WORKER_CONCURRENCY
- * (ThumbnailMakerService), so memory is sized as before.
+ * slot the cores would idle through those waits. Only the image work, which holds the CPU and
+ * the decoded pixels, is limited to WORKER_CONCURRENCY (ThumbnailMakerService), so memory still
+ * follows that number.
  */
 export function jobsInFlight(imageSlots: number): number {
   return imageSlots * 2;

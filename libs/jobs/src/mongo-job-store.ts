@@ -61,8 +61,8 @@ function jobSchema(): Schema<JobDocument> {
   schema.index({ status: 1, createdAt: -1, _id: -1 });
   schema.index({ owner: 1, createdAt: -1, _id: -1 });
   schema.index({ owner: 1, status: 1, createdAt: -1, _id: -1 });
-  // expiredJobs. (Earlier builds expired records with a TTL index on `expireAt`, which left
-  // their thumbnails behind; syncIndexes drops it.)
+  // expiredJobs. syncIndexes drops any index not declared here, such as the TTL index on
+  // `expireAt` that older versions made (it deleted records and left their thumbnails).
   schema.index({ completedAt: 1 });
   return schema;
 }

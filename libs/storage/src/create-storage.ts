@@ -4,7 +4,7 @@ import type { Storage } from './storage';
 
 /**
  * Picks the adapter from STORAGE_DRIVER, once, at module registration; await `init()` next.
- * The S3 adapter is loaded only when chosen: the AWS SDK costs ~22 MiB of RSS per process.
+ * The S3 adapter is loaded only when chosen: the AWS SDK is a large share of a process's memory.
  */
 export async function createStorage(config: Env): Promise<Storage> {
   if (config.STORAGE_DRIVER === 'fs') return new FsStorage({ root: config.STORAGE_DIR });

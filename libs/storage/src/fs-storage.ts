@@ -25,9 +25,9 @@ const TMP_DIR = '.tmp';
 const STALE_TMP_MS = 60 * 60 * 1000;
 /**
  * Incoming chunks are gathered up to this size and written with one writev: an upload arrives in
- * 64 KiB socket reads, and a write per read (as a WriteStream does) cost the API ~20% more CPU
- * per multi-megabyte upload (measured: 1 MiB batches gained no more than these, and hold four
- * times the memory per upload in flight).
+ * 64 KiB socket reads, and a write per read (as a WriteStream does) costs the API noticeably more
+ * CPU per large upload; larger batches gain nothing more and hold more memory per upload in
+ * flight (bench/README.md has the figures).
  */
 const WRITE_BATCH_BYTES = 256 * 1024;
 

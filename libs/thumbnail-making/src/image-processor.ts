@@ -116,8 +116,8 @@ export class SharpImageProcessor extends ImageProcessor {
   }
 
   /**
-   * Building the colour transform for an embedded profile costs libvips ~4.5 ms per image, most
-   * of a small thumbnail's time, and for an sRGB profile it converts sRGB to sRGB. Reading the
+   * Building the colour transform for an embedded profile is most of a small thumbnail's time
+   * in libvips, and for an sRGB profile it converts sRGB to sRGB. Reading the
    * profile from the container first (no decode) lets those images skip it; every other
    * profile is still converted.
    */

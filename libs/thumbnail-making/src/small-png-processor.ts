@@ -6,9 +6,8 @@ import { isSrgbIccProfile } from './srgb-icc-profile';
 import type { ThumbnailPlan } from './thumbnail-plan';
 
 /**
- * Largest input the fast path takes. Measured here against sharp for RGBA PNGs made into
- * 100x100 thumbnails: 400x400 costs 2.6 ms CPU instead of 8.8, 1024x768 17 instead of 30;
- * at 2000x2000 sharp is faster.
+ * Largest input the fast path takes: above about this size sharp is the faster of the two
+ * (bench/README.md has the figures).
  */
 export const SMALL_PNG_MAX_PIXELS = 1024 * 1024;
 
@@ -67,10 +66,9 @@ export class SmallPngProcessor extends ImageProcessor {
     } else {
       transformer.fastResize({ width: plan.width, height: plan.height, filter: FastResizeFilter.Lanczos3, fit: ResizeFit.Fill });
     }
-    // Fast deflate with adaptive filters: 2.5 ms and ~12 KB for the seed image, against
-    // 3.1 ms / 11.5 KB for the default level (sharp's own output is ~27 KB). No timeout signal:
-    // at most SMALL_PNG_MAX_PIXELS bounds the work to tens of milliseconds, and wiring an
-    // AbortSignal into the native task cost 6% of the worker's main thread in a profile.
+    // Fast deflate with adaptive filters: quicker than the default level for about the same size.
+    // No timeout signal: SMALL_PNG_MAX_PIXELS bounds the work to tens of milliseconds, and an
+    // AbortSignal into the native task costs the worker's main thread more than it could save.
     const data = await transformer.png({ compressionType: CompressionType.Fast, filterType: FilterType.Adaptive });
     const made = readSmallPlainPng(data, Number.MAX_SAFE_INTEGER);
     if (!made || made.width !== plan.width || made.height !== plan.height) {
@@ -90,15 +88,13 @@ const CRITICAL_CHUNKS = new Set(['IHDR', 'PLTE', 'IDAT', 'IEND']);
 /**
  * Whole chunks up to IEND, and a valid CRC on every critical one: what a file damaged in
  * transfer or storage, or cut short, fails. (The Rust decoder checks CRCs too; this makes the
- * rule ours and costs ~0.05 ms per 100 KB.)
+ * rule ours, cheaply.)
  *
- * What it does not check, by measurement: zlib's Adler-32 and the row filter bytes, which
- * libpng does and the Rust decoder does not. Checking them means inflating the image a second
- * time, ~2 ms for 400x400 and ~20 ms for 1024x768 here, which cost the fast path its whole gain
- * (400x400: 143/s with the check, 156/s for sharp, 593/s without). So a PNG whose CRCs are all
- * valid but whose compressed data was altered (made so on purpose, or by a broken encoder) gets
- * a thumbnail of whatever pixels it decodes to, where sharp would refuse it: in a seeded fuzz of
- * 3,000 such files, a third. Files with a broken CRC or cut short fail as before.
+ * What it does not check: zlib's Adler-32 and the row filter bytes, which libpng does and the
+ * Rust decoder does not. Checking them means inflating the image a second time, which costs the
+ * fast path its whole gain. So a PNG whose CRCs are all valid but whose compressed data was
+ * altered (on purpose, or by a broken encoder) gets a thumbnail of whatever pixels it decodes
+ * to, where sharp would refuse it. Files with a broken CRC or cut short fail as before.
  */
 export function hasIntactChunks(input: Buffer): boolean {
   for (const chunk of pngChunks(input)) {
