@@ -8,6 +8,14 @@ source scripts/lib.sh
 
 ensure_debian_package redis-server redis-server
 ensure_debian_package promtool prometheus
+# The images project builds both images and runs them with rootful podman (docker/build.sh; runc
+# because docker/podman/containers.conf selects it), on a Node base made with debootstrap. As
+# another user its suites print why they skip.
+if [ "$(id -u)" -eq 0 ]; then
+  ensure_debian_package podman podman
+  ensure_debian_package runc runc
+  ensure_debian_package debootstrap debootstrap
+fi
 ensure_node_modules
 # MinIO, FerretDB, helm, kubeconform and the Kubernetes API server: pinned, built from their Go
 # modules once per machine (scripts/tools.sh says what it builds and how long it took).

@@ -10,4 +10,5 @@ export * from './built-tools';
 export * from './server-process';
 export * from './minio-server';
 export * from './ferretdb-server';
+export * from './podman-container';
 export * from './workspace-root';
