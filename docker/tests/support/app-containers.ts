@@ -13,7 +13,8 @@ export interface AppContainer {
  * Starts one app image as the chart's pod runs it (its env, security context, limits and
  * volumes), with `connections` in place of the chart's in-cluster addresses and secrets, and
  * waits until /health/ready answers 200. The container shares the host's network, so the
- * servers the test started on 127.0.0.1 are reachable; the app listens on a free port there.
+ * servers the test started on 127.0.0.1 are reachable; the app listens on a free port of
+ * 127.0.0.1 (PORT or WORKER_PORT, HOST), not on the pod's port on every interface.
  */
 export async function startAppContainer(
   component: Component,
