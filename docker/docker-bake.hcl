@@ -1,6 +1,7 @@
 # Builds both images from docker/Dockerfile: `docker buildx bake -f docker/docker-bake.hcl`
-# from the repository root (docker/build.sh does that with VERSION from package.json).
-# Both targets share the builder stage, so the apps are compiled once.
+# from the repository root. docker/build.sh does that with VERSION from package.json, and adds
+# NODE_IMAGE and the `extra-ca` secret with --set when they are given. Both targets share the
+# builder stage, so the apps are compiled once.
 
 # Image version; docker/build.sh sets it from package.json.
 variable "VERSION" {

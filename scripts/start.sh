@@ -129,7 +129,7 @@ npx nx run-many -t build -p api worker --outputStyle=static >/dev/null
 supervise worker node dist/apps/worker/main.js &
 supervisors+=($!)
 record $! "$(cmdline_of $$)"
-# The API image's V8 flag (docs/deployment.md says why).
+# The API image's V8 flag (docker/Dockerfile says why).
 supervise api node --max-semi-space-size=4 dist/apps/api/main.js &
 supervisors+=($!)
 record $! "$(cmdline_of $$)"

@@ -11,6 +11,14 @@ ensure_debian_package promtool prometheus
 # The chart suite's control plane: Debian's etcd, and openssl for its certificates.
 ensure_debian_package etcd etcd-server
 ensure_debian_package openssl openssl
+# The images project builds both images and runs them with rootful podman (docker/build.sh; runc
+# because docker/podman/containers.conf selects it), on a Node base made with debootstrap. As
+# another user its suites print why they skip.
+if [ "$(id -u)" -eq 0 ]; then
+  ensure_debian_package podman podman
+  ensure_debian_package runc runc
+  ensure_debian_package debootstrap debootstrap
+fi
 ensure_node_modules
 # MinIO, FerretDB, helm, kubeconform, kubectl and the Kubernetes control plane: pinned, built from their Go
 # modules once per machine (scripts/tools.sh says what it builds and how long it took).

@@ -11,4 +11,5 @@ export * from './server-process';
 export * from './minio-server';
 export * from './ferretdb-server';
 export * from './kube-control-plane';
+export * from './podman-container';
 export * from './workspace-root';
