@@ -9,5 +9,7 @@ export * from './small-disk';
 export * from './built-tools';
 export * from './server-process';
 export * from './minio-server';
+export * from './minio-audit-recorder';
+export * from './s3-bucket-inspector';
 export * from './ferretdb-server';
 export * from './workspace-root';
