@@ -265,9 +265,8 @@ export class S3Storage extends Storage {
     } catch (error) {
       if (uploadId !== undefined) {
         // The caller needs the original error, not the abort's. An abort that fails (endpoint
-        // gone, or a server without AbortMultipartUpload such as s3rver) leaves parts that are
-        // never visible as an object; a bucket lifecycle rule (AbortIncompleteMultipartUpload)
-        // removes them.
+        // gone or refusing us) leaves parts that are never visible as an object; a bucket
+        // lifecycle rule (AbortIncompleteMultipartUpload) removes them.
         await this.client
           .send(new AbortMultipartUploadCommand({ ...object, UploadId: uploadId }))
           .catch(() => undefined);
