@@ -23,6 +23,13 @@ describe.skipIf(skipWithoutTool('minio'))('STORAGE_DRIVER=s3 on MinIO', () => {
   });
   afterAll(async () => minio?.destroy());
 
+  function jsonLines(output: string): Array<Record<string, unknown>> {
+    return output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
   /** Readiness of one app, expected to be 503 naming storage; returns the storage check's reason. */
   async function storageDownReason(url: string): Promise<string> {
     const ready = await call(`${url}/health/ready`);
@@ -55,7 +62,7 @@ describe.skipIf(skipWithoutTool('minio'))('STORAGE_DRIVER=s3 on MinIO', () => {
       }
     });
 
-    it('answers uploads with 503 service_unavailable, small or multipart, and stores nothing', async () => {
+    it('answers uploads with 503 service_unavailable, small or multipart, stores nothing, and logs why', async () => {
       const api = service.api.url;
       const small = await submit(api, await png50());
       expect(small.status).toBe(503);
@@ -69,6 +76,19 @@ describe.skipIf(skipWithoutTool('minio'))('STORAGE_DRIVER=s3 on MinIO', () => {
       expect(await listedCount(api)).toBe(0);
       expect(await bucket.keys()).toEqual([]);
 
+      // The client's message is generic; the API's log says what storage answered, never the key pair.
+      const refusals = jsonLines(service.api.output()).filter((line) => line['msg'] === 'Dependency unavailable');
+      expect(refusals).toHaveLength(2);
+      for (const line of refusals) {
+        expect(line).toMatchObject({
+          requestId: expect.any(String),
+          code: 'service_unavailable',
+          reason: 'Storage unavailable: credentials rejected (SignatureDoesNotMatch)',
+        });
+      }
+      for (const secret of [minio.credentials.secretAccessKey, service.env['S3_SECRET_ACCESS_KEY']]) {
+        expect(service.logs()).not.toContain(secret);
+      }
     });
   });
 

@@ -87,6 +87,25 @@ describe.skipIf(skipWithoutTool('minio'))('S3Storage on MinIO', () => {
       // Read back decrypted through the adapter.
       expect((await encrypted.getBuffer('originals/large')).equals(large)).toBe(true);
     }, 30_000);
+
+    it("names the server's reason when SSE is asked of a MinIO without a KMS, and stores nothing", async () => {
+      const withoutKms = await startMinio();
+      try {
+        const bucket = newBucket();
+        const storage = s3Storage({ endpoint: withoutKms.endpoint, ...withoutKms.credentials, bucket, sse: 'AES256' });
+        await storage.init();
+        for (const bytes of [randomBytes(1024), randomBytes(6 * MIB)]) {
+          const error = await storage.put(`originals/${randomUUID()}`, chunked(bytes)).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(StorageUnavailableError);
+          expect((error as Error).message).toMatch(
+            /^Storage unavailable: endpoint error \(HTTP 501 NotImplemented: Server side encryption specified but KMS is not configured/,
+          );
+        }
+        expect(await (await inspect(bucket, withoutKms)).keys()).toEqual([]);
+      } finally {
+        await withoutKms.destroy();
+      }
+    }, 30_000);
   });
 
   describe('multipart uploads', () => {

@@ -322,7 +322,11 @@ export class S3Storage extends Storage {
       return new StorageUnavailableError(`access denied to bucket ${this.bucket} (${name ?? 403})`, { cause: error });
     }
     if (status !== undefined && status >= 500) {
-      return new StorageUnavailableError(`endpoint error (HTTP ${status} ${name ?? ''})`.trim(), { cause: error });
+      // The server's own words, when it gave some (MinIO without a KMS: "Server side encryption
+      // specified but KMS is not configured"), are what an operator needs to fix it.
+      const answer = [`HTTP ${status}`, name].filter(Boolean).join(' ');
+      const said = serverMessage(error);
+      return new StorageUnavailableError(`endpoint error (${answer}${said ? `: ${said}` : ''})`, { cause: error });
     }
     return null;
   }
@@ -374,6 +378,13 @@ function networkCode(error: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The error's message when the server sent one (the SDK otherwise repeats the code or says UnknownError). */
+function serverMessage(error: unknown): string | undefined {
+  const message = (error as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string' || !message || message === errorName(error) || message === 'UnknownError') return undefined;
+  return message;
 }
 
 function isObjectMissing(error: unknown): boolean {

@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from './api-error';
 import { toErrorResponse } from './error-response';
 
 /** Every error leaves the API as `{"error":{"code","message"}}`, never with a stack trace. */
@@ -13,6 +14,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const { status, body, headers, unexpected } = toErrorResponse(error, String(request.id));
     if (unexpected) this.logger.error({ err: error, requestId: request.id }, 'Unhandled error');
+    // A refusal because a dependency failed (storage) says why only here: the client's message
+    // is generic, and readiness may not see the cause (e.g. a store that refuses only writes).
+    else if (error instanceof ApiError && error.cause instanceof Error) {
+      this.logger.warn({ requestId: request.id, code: error.code, reason: error.cause.message }, 'Dependency unavailable');
+    }
     if (reply.sent) return;
     void reply.status(status).headers(headers).send(body);
   }

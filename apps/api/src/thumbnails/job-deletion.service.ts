@@ -28,7 +28,7 @@ export class JobDeletionService {
       // If storage fails, the record stays and a retried DELETE finishes the work.
       await removeFinishedJob(job, this.jobStore, this.storage);
     } catch (error) {
-      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage');
+      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage', error);
       if (error instanceof JobStoreUnavailableError) throw errors.unavailable('The job store');
       throw error;
     }

@@ -112,7 +112,7 @@ export class ThumbnailQueryService {
       return await read();
     } catch (error) {
       if (error instanceof JobStoreUnavailableError) throw errors.unavailable('The job store');
-      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage');
+      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage', error);
       if (error instanceof StorageNotFoundError) {
         throw new ApiError(410, 'thumbnail_missing', 'The thumbnail is no longer stored.');
       }

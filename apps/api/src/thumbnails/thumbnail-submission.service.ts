@@ -177,7 +177,7 @@ function parseFit(value: unknown): ThumbnailFit {
 /** Maps what multipart parsing and storage can throw to client-facing errors. */
 function toUploadError(error: unknown, maxBytes: number): unknown {
   if (error instanceof ApiError) return error;
-  if (error instanceof StorageUnavailableError) return errors.unavailable('Storage');
+  if (error instanceof StorageUnavailableError) return errors.unavailable('Storage', error);
   const code = (error as { code?: string }).code;
   switch (code) {
     case 'FST_FILES_LIMIT':

@@ -41,7 +41,7 @@ export class UploadSpace {
     try {
       free = await this.options.freeBytes();
     } catch (error) {
-      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage');
+      if (error instanceof StorageUnavailableError) throw errors.unavailable('Storage', error);
       throw error;
     }
     if (free === null) return noop;
