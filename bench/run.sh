@@ -47,6 +47,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# The s3 phase (and an s3 profile) stores in MinIO, built from its pinned Go module once per
+# machine; later runs find it built.
+if [ -z "${BENCH_ONLY:-}" ] || [[ ",${BENCH_ONLY// /}," == *,s3,* ]] || [ "${BENCH_PROFILE_STORAGE:-}" = s3 ]; then
+  bash scripts/tools.sh minio
+fi
+
 if [ ! -d node_modules/sharp ] || [ ! -d node_modules/vitest ]; then
   log "node_modules is missing: run npm ci first"
   exit 1
@@ -73,7 +79,7 @@ fi
 
 BENCH_PID_FILE=$(mktemp /tmp/bench-pids.XXXXXX)
 export BENCH_PID_FILE
-# Every temporary folder of the run (Redis data, storage, nginx, s3rver) goes under one folder,
+# Every temporary folder of the run (Redis data, storage, nginx, MinIO) goes under one folder,
 # removed at the end even if the run was interrupted before its own cleanup.
 BENCH_TMP=$(mktemp -d /tmp/bench-run.XXXXXX)
 chmod 755 "$BENCH_TMP" # nginx's workers (user nobody) read the images from a folder inside it

@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// End-to-end suites start real processes (Redis, the built api and worker, s3rver); run the
+// End-to-end suites start real processes (Redis, the built api and worker, MinIO); run the
 // files one after another so two suites never compete for the machine's 2 cores.
 export default defineConfig(() => ({
   root: import.meta.dirname,

@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApp, startRedisServer, type RunningApp, type RunningRedisServer } from '@thumbnail/testing';
+import { type RunningApp, type RunningMinio, type RunningRedisServer, startApp, startMinio, startRedisServer } from '@thumbnail/testing';
 import { pidsByCommandLine } from './proc-stats';
 import { registerProcess } from './process-registry';
 import type { WatchedProcess } from './resource-meter';
@@ -26,7 +25,8 @@ export interface BenchServiceOptions {
 export class BenchService {
   redis: RunningRedisServer | null = null;
   redisPid: number | null = null;
-  s3rver: ChildProcess | null = null;
+  minio: RunningMinio | null = null;
+  minioPid: number | null = null;
   worker: RunningApp | null = null;
   api: RunningApp | null = null;
   storageDir = '';
@@ -57,13 +57,16 @@ export class BenchService {
       ...options.appEnv,
     };
     if (options.storage === 's3') {
-      const endpoint = await this.startS3rver();
+      // MinIO as scripts/tools.sh builds it, its data under TMPDIR like the rest of the run.
+      this.minio = await startMinio();
+      this.minioPid = this.minio.pid() ?? null;
+      if (this.minioPid) registerProcess(this.minioPid, 'minio');
       Object.assign(this.env, {
         STORAGE_DRIVER: 's3',
-        S3_ENDPOINT: endpoint,
+        S3_ENDPOINT: this.minio.endpoint,
         S3_BUCKET: 'thumbnails',
-        S3_ACCESS_KEY_ID: 'S3RVER',
-        S3_SECRET_ACCESS_KEY: 'S3RVER',
+        S3_ACCESS_KEY_ID: this.minio.credentials.accessKeyId,
+        S3_SECRET_ACCESS_KEY: this.minio.credentials.secretAccessKey,
         S3_FORCE_PATH_STYLE: 'true',
         S3_CREATE_BUCKET: 'true',
       });
@@ -82,30 +85,6 @@ export class BenchService {
     registerProcess(this.api.pid, 'api');
   }
 
-  private async startS3rver(): Promise<string> {
-    const child = spawn(process.execPath, [join(__dirname, 's3rver-process.cjs')], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.s3rver = child;
-    if (child.pid) registerProcess(child.pid, 's3rver');
-    let output = '';
-    child.stderr?.on('data', (chunk) => (output += String(chunk)));
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`s3rver did not start within 15 s: ${output}`)), 15_000);
-      child.stdout?.on('data', (chunk) => {
-        output += String(chunk);
-        const match = /\{"port":(\d+)\}/.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`s3rver exited with ${code}: ${output}`));
-      });
-    });
-    return `http://127.0.0.1:${port}`;
-  }
-
   get workerUrl(): string {
     if (!this.worker) throw new Error('the worker is not running');
     return this.worker.url;
@@ -121,7 +100,7 @@ export class BenchService {
     if (this.api) list.push({ label: 'api', pid: this.api.pid });
     if (this.worker) list.push({ label: 'worker', pid: this.worker.pid });
     if (this.redisPid) list.push({ label: 'redis', pid: this.redisPid });
-    if (this.s3rver?.pid) list.push({ label: 's3rver', pid: this.s3rver.pid });
+    if (this.minioPid) list.push({ label: 'minio', pid: this.minioPid });
     return list;
   }
 
@@ -132,14 +111,7 @@ export class BenchService {
   async stop(): Promise<void> {
     await Promise.allSettled([this.api?.stop(), this.worker?.stop()]);
     await this.redis?.destroy().catch(() => undefined);
-    const s3rver = this.s3rver;
-    if (s3rver && s3rver.exitCode === null && s3rver.signalCode === null) {
-      const exited = new Promise<void>((resolve) => s3rver.once('exit', () => resolve()));
-      s3rver.kill('SIGTERM');
-      const timer = setTimeout(() => s3rver.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await this.minio?.destroy().catch(() => undefined);
     if (this.storageDir) rmSync(this.storageDir, { recursive: true, force: true });
   }
 }

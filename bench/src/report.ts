@@ -118,7 +118,7 @@ function verdict(target: string, subject: string, measured: number | null, thres
 /** Thumbnails per second the cores could sustain on the service's own CPU cost (client excluded). */
 function capacityWithoutClient(image: ServiceImageResult, cores: number): number {
   const t = image.perThumb;
-  const ms = t.api.cpuMs + t.worker.cpuMs + t.redis.cpuMs + (Number.isFinite(t.s3rver.cpuMs) ? t.s3rver.cpuMs : 0);
+  const ms = t.api.cpuMs + t.worker.cpuMs + t.redis.cpuMs + (Number.isFinite(t.minio.cpuMs) ? t.minio.cpuMs : 0);
   return (cores * 1000) / ms;
 }
 
@@ -261,7 +261,7 @@ export function renderReport(report: BenchReport): string {
         `${fmt(t.api.cpuMs, 2)} (${fmt(t.api.mainThreadCpuMs, 2)})`,
         `${fmt(t.worker.cpuMs, 2)} (${fmt(t.worker.mainThreadCpuMs, 2)})`,
         fmt(t.redis.cpuMs, 2),
-        mode === 's3' ? fmt(t.s3rver.cpuMs, 2) : '-',
+        mode === 's3' ? fmt(t.minio.cpuMs, 2) : '-',
         fmt(t.benchClient, 2),
         fmt(image.peakRssMiB.api, 0),
         fmt(image.peakRssMiB.worker, 0),
@@ -279,7 +279,7 @@ export function renderReport(report: BenchReport): string {
       `${fmt(peer.peakRssMiB, 0)} (2 workers)`, fmt(peer.resources?.otherBusyCores, 2), fmt((report.settings.cores * 1000) / peer.cpuMsPerThumb, 1),
     ]);
   }
-  out.push(table(['image run', 'api cpu', 'worker cpu', 'redis', 's3rver', 'client', 'api RSS', 'worker RSS', 'other', 'cpu cap/s'], resourceRows));
+  out.push(table(['image run', 'api cpu', 'worker cpu', 'redis', 'minio', 'client', 'api RSS', 'worker RSS', 'other', 'cpu cap/s'], resourceRows));
   for (const mode of MODES) {
     const boot = report.service[mode]?.rssAfterBootMiB;
     const bundles = report.service[mode]?.bundles;

@@ -22,7 +22,7 @@ export interface ServiceImageResult {
   saturation: Omit<ClosedLoopResult, 'latenciesMs'> & { clients: number; latencyMs: Percentiles };
   light: Omit<OpenLoopResult, 'latenciesMs'> & { latencyMs: Percentiles; phasesP50Ms: JobPhases | null };
   resources: ResourceWindow | null;
-  perThumb: { api: PerThumb; worker: PerThumb; redis: PerThumb; s3rver: PerThumb; benchClient: number };
+  perThumb: { api: PerThumb; worker: PerThumb; redis: PerThumb; minio: PerThumb; benchClient: number };
   /** How long the bench waited for other work on the machine to calm down first. */
   quietWait: QuietWait;
   /** Peak RSS over this image's saturation and light runs, MiB. */
@@ -131,7 +131,7 @@ export async function measureService(
           api: perThumb(window, 'api', made),
           worker: perThumb(window, 'worker', made),
           redis: perThumb(window, 'redis', made),
-          s3rver: perThumb(window, 's3rver', made),
+          minio: perThumb(window, 'minio', made),
           benchClient: window && made > 0 ? (window.benchCpuSeconds * 1000) / made : NaN,
         },
         peakRssMiB: { api: peakMiB(apiPid), worker: peakMiB(workerPid) },

@@ -353,22 +353,22 @@ describe('bad input', () => {
   // First and one at a time, so the storage counts and the empty job list see no other upload.
   describe('multipart mistakes', () => {
     it('answers 400 file_required for a file in the wrong field, and stores nothing', async () => {
-      const before = service.storedFiles('originals');
+      const before = await service.storedObjects('originals');
       const answer = await post(await serialised(form(await png50(), { field: 'image' })));
       expect(answer.status).toBe(400);
       expect(answer.json.error.code).toBe('file_required');
       expect(answer.json.error.message).toMatch(/"file"/);
-      expect(service.originalsAddedSince(before)).toEqual([]);
+      expect(await service.originalsAddedSince(before)).toEqual([]);
     });
 
     it('answers 400 too_many_files for two files in one request, and stores neither', async () => {
-      const before = service.storedFiles('originals');
+      const before = await service.storedObjects('originals');
       const body = form(await png50(), { filename: 'one.png' });
       body.append('file', new Blob([new Uint8Array(await png50())], { type: 'image/png' }), 'two.png');
       const answer = await post(await serialised(body));
       expect(answer.status).toBe(400);
       expect(answer.json.error.code).toBe('too_many_files');
-      expect(service.originalsAddedSince(before)).toEqual([]);
+      expect(await service.originalsAddedSince(before)).toEqual([]);
       expect((await call(`${api}/thumbnail?limit=500`)).json.data).toEqual([]);
     });
 
@@ -381,12 +381,12 @@ describe('bad input', () => {
     });
 
     it('answers 400 malformed_multipart for a body cut off mid-file, and stores nothing', async () => {
-      const before = service.storedFiles('originals');
+      const before = await service.storedObjects('originals');
       const png = await png400();
       const answer = await post(cutMultipart(png, { cut: 200 + Math.floor(png.length / 2) }));
       expect(answer.status, answer.text).toBe(400);
       expect(answer.json.error.code).toBe('malformed_multipart');
-      expect(service.originalsAddedSince(before)).toEqual([]);
+      expect(await service.originalsAddedSince(before)).toEqual([]);
     });
 
     it('answers 400 too_many_parts for a form of 25 fields', async () => {

@@ -3,11 +3,12 @@ import type { Storage } from '@thumbnail/storage';
 import { png50, pngWithIccProfile400, truncated } from '@thumbnail/testing';
 import { call, form, submit, submitAndWait } from './support/client';
 import { TestService } from './support/service';
+import { describeEachStorage } from './support/storage-drivers';
 
 const remove = (url: string, headers: Record<string, string> = {}) => call(url, { method: 'DELETE', headers });
 
 // KEEP_ORIGINALS=true, so a finished job still has an original for DELETE to remove.
-describe.each(['fs', 's3'] as const)('DELETE /thumbnail/:id (STORAGE_DRIVER=%s, KEEP_ORIGINALS=true)', (driver) => {
+describeEachStorage('DELETE /thumbnail/:id (STORAGE_DRIVER=%s, KEEP_ORIGINALS=true)', (driver) => {
   let service: TestService;
   let storage: Storage;
   let api: string;

@@ -4,8 +4,9 @@ import type { Queue } from 'bullmq';
 import { submit, submitAndWait, waitFor } from './support/client';
 import { queueClient, settledEntry } from './support/reliability-redis';
 import { TestService } from './support/service';
+import { describeEachStorage } from './support/storage-drivers';
 
-describe.each(['fs', 's3'] as const)('originals of finished jobs (STORAGE_DRIVER=%s)', (driver) => {
+describeEachStorage('originals of finished jobs (STORAGE_DRIVER=%s)', (driver) => {
   let service: TestService;
   let storage: Storage;
   let queue: Queue;

@@ -2,11 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import { MAKE_THUMBNAIL_JOB } from '@thumbnail/jobs';
-import { png50 } from '@thumbnail/testing';
+import { png50, type RunningMinio, skipWithoutTool } from '@thumbnail/testing';
 import { call, submit, submitAndWait, waitFor } from './support/client';
 import { acceptedId, eventually, listedCount, metric, pendingWrites, untilReady } from './support/reliability-http';
 import { queueClient, settledEntry } from './support/reliability-redis';
-import { startRestartableS3rver, type RestartableS3rver } from './support/reliability-s3rver';
 import { TestService } from './support/service';
 import { slowPng } from './support/slow-png';
 
@@ -22,32 +21,25 @@ function logLines(output: string, jobId: string, msg: string): Array<{ at: numbe
     .map((line) => ({ ...line, at: Date.parse(line.time) }));
 }
 
-describe('object storage refusing connections (STORAGE_DRIVER=s3)', () => {
-  let s3: RestartableS3rver | undefined;
+describe.skipIf(skipWithoutTool('minio'))('object storage stopped and started again (STORAGE_DRIVER=s3, MinIO)', () => {
   let service: TestService;
+  let minio: RunningMinio;
   let api: string;
   let small: Buffer;
 
   beforeAll(async () => {
     small = await png50();
-    s3 = await startRestartableS3rver();
-    service = await TestService.start({
-      storage: 's3',
-      s3Server: s3,
-      withoutWorker: true,
-      env: { JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '200' },
-    });
+    service = await TestService.start({ storage: 's3', withoutWorker: true, env: { JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '200' } });
+    minio = service.minio as RunningMinio;
     api = service.api.url;
     await untilReady(api);
   });
-  afterAll(async () => {
-    await service?.stop();
-    await s3?.stop();
-  });
+  afterAll(async () => service?.stop());
 
-  it('answers an upload with 503 and Retry-After while storage is down, and records no job', async () => {
+  it('answers an upload with 503 and Retry-After while storage is down, and records and stores nothing', async () => {
     const before = await listedCount(api);
-    await s3?.pause();
+    const stored = await service.storedObjects('originals');
+    await minio.stop();
 
     const started = Date.now();
     const answer = await submit(api, small);
@@ -59,15 +51,16 @@ describe('object storage refusing connections (STORAGE_DRIVER=s3)', () => {
 
     const ready = await call(`${api}/health/ready`);
     expect(ready.status).toBe(503);
-    expect(ready.json.checks.storage.ok).toBe(false);
+    expect(ready.json.checks.storage).toEqual({ ok: false, reason: 'Storage unavailable: endpoint unreachable (ECONNREFUSED)' });
     expect(ready.json.checks.redis.ok).toBe(true);
-    await s3?.resume();
+    await minio.restart();
+    expect(await service.originalsAddedSince(stored)).toEqual([]);
   });
 
   it('fails a job whose original cannot be read with storage_unavailable after 3 attempts with backoff', async () => {
     await untilReady(api);
     const id = acceptedId(await submit(api, small));
-    await s3?.pause();
+    await minio.stop();
     const worker = await service.startWorker();
 
     const job = await waitFor(api, id, 45);
@@ -94,11 +87,66 @@ describe('object storage refusing connections (STORAGE_DRIVER=s3)', () => {
   });
 
   it('reports ready again by itself once storage is back on the same address, and works', async () => {
-    await s3?.resume();
+    await minio.restart();
     await untilReady(api);
     await untilReady(service.workers[0].url);
-    expect((await submitAndWait(api, small)).status).toBe('complete');
+    const job = await submitAndWait(api, small);
+    expect(job.status).toBe('complete');
+    expect(await service.storedObjects('thumbnails')).toContain(`${job._id}.png`);
   });
+});
+
+describe.skipIf(skipWithoutTool('minio'))('MinIO restarted while jobs are waiting (JOB_ATTEMPTS=10)', () => {
+  let service: TestService;
+  let queue: Queue | undefined;
+
+  beforeAll(async () => {
+    // Ten attempts with a 200 ms exponential backoff leave about 100 s for MinIO to come back.
+    service = await TestService.start({ storage: 's3', env: { JOB_ATTEMPTS: '10', JOB_BACKOFF_MS: '200' } });
+    queue = queueClient(service.redis.url);
+  });
+  afterAll(async () => {
+    await queue?.close();
+    await service?.stop();
+  });
+
+  it('refuses uploads while it is down, retries the jobs accepted before, and loses none', async () => {
+    const api = service.api.url;
+    const minio = service.minio as RunningMinio;
+    const worker = service.workers[0];
+    const small = await png50();
+    const first = await submitAndWait(api, small);
+    expect(first.status).toBe('complete');
+
+    // Jobs accepted (originals stored) but held in the queue until MinIO is gone.
+    await queue?.pause();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(acceptedId(await submit(api, small)));
+    await minio.stop();
+    const refused = await submit(api, small);
+    expect(refused.status).toBe(503);
+    expect(refused.json.error.code).toBe('service_unavailable');
+
+    await queue?.resume();
+    // Every held job reaches the worker and fails its first attempt on the outage.
+    await eventually(() => {
+      for (const id of ids) expect(logLines(worker.output(), id, 'Thumbnail attempt failed').length).toBeGreaterThan(0);
+    }, 30_000);
+    await minio.restart();
+
+    for (const id of ids) {
+      const job = await waitFor(api, id, 60);
+      expect(job).toMatchObject({ status: 'complete', thumbnailFilename: `thumbnails/${id}.png` });
+      expect(job.attempts).toBeGreaterThan(1);
+      expect(logLines(worker.output(), id, 'Thumbnail attempt failed')[0]).toMatchObject({ code: 'storage_unavailable' });
+    }
+    // Nothing lost, nothing doubled: every accepted job complete, one thumbnail each, originals gone.
+    const listed = (await call(`${api}/thumbnail?limit=500`)).json.data as Array<{ _id: string; status: string }>;
+    expect(listed.map((job) => [job._id, job.status]).sort()).toEqual([first._id, ...ids].map((id) => [id, 'complete']).sort());
+    expect(await service.storedObjects('thumbnails')).toEqual([first._id, ...ids].map((id) => `${id}.png`).sort());
+    await eventually(async () => expect(await service.storedObjects('originals')).toEqual([]));
+    expect(await metric(worker.url, COMPLETE)).toBe(ids.length + 1);
+  }, 120_000);
 });
 
 describe('the same job delivered twice', () => {

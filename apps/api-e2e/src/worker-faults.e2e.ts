@@ -93,7 +93,7 @@ describe('jobs survive worker and API faults', () => {
   });
 
   it('answers uploads with 503 and Retry-After at once while Redis is down', async () => {
-    const before = service.storedFiles('originals');
+    const before = await service.storedObjects('originals');
     await service.redis.stop();
     const started = Date.now();
     const answer = await submit(api, await png50());
@@ -103,6 +103,6 @@ describe('jobs survive worker and API faults', () => {
     const ready = await call(`${api}/health/ready`);
     expect(ready.status).toBe(503);
     expect(ready.json.error.message).toMatch(/redis down/);
-    expect(service.originalsAddedSince(before)).toEqual([]);
+    expect(await service.originalsAddedSince(before)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envSchema } from '@thumbnail/config';
-import { type RunningS3rver, S3RVER_CREDENTIALS, startS3rver } from '@thumbnail/testing';
+import { type RunningMinio, S3BucketInspector, skipWithoutTool, startMinio } from '@thumbnail/testing';
 import { createStorage } from './create-storage';
 import { FsStorage } from './fs-storage';
 import { S3Storage } from './s3-storage';
@@ -31,13 +31,13 @@ describe('createStorage', () => {
     }
   });
 
-  describe('with STORAGE_DRIVER=s3', () => {
-    let s3: RunningS3rver;
+  describe.skipIf(skipWithoutTool('minio'))('with STORAGE_DRIVER=s3', () => {
+    let s3: RunningMinio;
     beforeAll(async () => {
-      s3 = await startS3rver();
+      s3 = await startMinio({ kms: true });
     });
     afterAll(async () => {
-      await s3?.stop();
+      await s3?.destroy();
     });
 
     it('gives the S3 adapter wired to every S3_* variable', async () => {
@@ -47,8 +47,8 @@ describe('createStorage', () => {
           S3_ENDPOINT: s3.endpoint,
           S3_PUBLIC_ENDPOINT: `http://localhost:${s3.port}`,
           S3_BUCKET: 'from-env',
-          S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-          S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+          S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+          S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
           S3_FORCE_PATH_STYLE: 'true',
           S3_CREATE_BUCKET: 'true',
           S3_SSE: 'AES256',
@@ -67,6 +67,10 @@ describe('createStorage', () => {
       const response = await fetch(url);
       expect(await response.text()).toBe('in the bucket');
       expect(response.headers.get('content-type')).toBe('image/png');
+
+      const bucket = await S3BucketInspector.open(s3, 'from-env');
+      expect(await bucket.head(key)).toEqual({ bytes: 13, serverSideEncryption: 'AES256' });
+      bucket.close();
     });
   });
 });

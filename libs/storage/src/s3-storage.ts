@@ -265,9 +265,8 @@ export class S3Storage extends Storage {
     } catch (error) {
       if (uploadId !== undefined) {
         // The caller needs the original error, not the abort's. An abort that fails (endpoint
-        // gone, or a server without AbortMultipartUpload such as s3rver) leaves parts that are
-        // never visible as an object; a bucket lifecycle rule (AbortIncompleteMultipartUpload)
-        // removes them.
+        // gone or refusing us) leaves parts that are never visible as an object; a bucket
+        // lifecycle rule (AbortIncompleteMultipartUpload) removes them.
         await this.client
           .send(new AbortMultipartUploadCommand({ ...object, UploadId: uploadId }))
           .catch(() => undefined);
@@ -323,7 +322,11 @@ export class S3Storage extends Storage {
       return new StorageUnavailableError(`access denied to bucket ${this.bucket} (${name ?? 403})`, { cause: error });
     }
     if (status !== undefined && status >= 500) {
-      return new StorageUnavailableError(`endpoint error (HTTP ${status} ${name ?? ''})`.trim(), { cause: error });
+      // The server's own words, when it gave some (MinIO without a KMS: "Server side encryption
+      // specified but KMS is not configured"), are what an operator needs to fix it.
+      const answer = [`HTTP ${status}`, name].filter(Boolean).join(' ');
+      const said = serverMessage(error);
+      return new StorageUnavailableError(`endpoint error (${answer}${said ? `: ${said}` : ''})`, { cause: error });
     }
     return null;
   }
@@ -375,6 +378,13 @@ function networkCode(error: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The error's message when the server sent one (the SDK otherwise repeats the code or says UnknownError). */
+function serverMessage(error: unknown): string | undefined {
+  const message = (error as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string' || !message || message === errorName(error) || message === 'UnknownError') return undefined;
+  return message;
 }
 
 function isObjectMissing(error: unknown): boolean {

@@ -1,6 +1,5 @@
 export * from './free-port';
 export * from './redis-server';
-export * from './s3rver-harness';
 export * from './image-fixtures';
 export * from './app-process';
 export * from './png-chunks';
@@ -9,6 +8,8 @@ export * from './small-disk';
 export * from './built-tools';
 export * from './server-process';
 export * from './minio-server';
+export * from './minio-audit-recorder';
+export * from './s3-bucket-inspector';
 export * from './ferretdb-server';
 export * from './kube-control-plane';
 export * from './podman-container';

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from './built-tools';
 import { freePort } from './free-port';
+import { type MinioAuditRecorder, type MinioCall, startMinioAuditRecorder } from './minio-audit-recorder';
 import { spawnServer, waitUntilReady, type ServerProcess } from './server-process';
 
 export interface MinioOptions {
@@ -15,6 +16,8 @@ export interface MinioOptions {
    * without a KMS server. Off by default: MinIO then refuses SSE requests.
    */
   kms?: boolean;
+  /** Keep the S3 calls MinIO serves (its audit log), for `calls()`. */
+  recordCalls?: boolean;
 }
 
 export interface RunningMinio {
@@ -32,6 +35,15 @@ export interface RunningMinio {
   destroy(): Promise<void>;
   /** What it printed last, for failure messages. */
   output(): string;
+  /** The running server's process id (undefined while stopped), e.g. to measure its CPU. */
+  pid(): number | undefined;
+  /** The S3 calls it has answered so far, oldest first; needs `recordCalls`. */
+  calls(): MinioCall[];
+  /**
+   * Whether any file MinIO keeps on disk contains `bytes` as they are: what server-side
+   * encryption must prevent for an object's content.
+   */
+  storesInClear(bytes: Buffer): boolean;
 }
 
 /**
@@ -42,6 +54,7 @@ export async function startMinio(options: MinioOptions = {}): Promise<RunningMin
   const binary = requireTool('minio');
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tg-minio-'));
+  const recorder: MinioAuditRecorder | null = options.recordCalls ? await startMinioAuditRecorder() : null;
   const credentials = { accessKeyId: `tg-${randomBytes(6).toString('hex')}`, secretAccessKey: randomBytes(18).toString('base64url') };
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
@@ -51,6 +64,7 @@ export async function startMinio(options: MinioOptions = {}): Promise<RunningMin
     MINIO_BROWSER: 'off',
     MINIO_UPDATE: 'off',
     ...(options.kms ? { MINIO_KMS_SECRET_KEY: `tg-test-key:${randomBytes(32).toString('base64')}` } : {}),
+    ...(recorder ? { MINIO_AUDIT_WEBHOOK_ENABLE_TESTS: 'on', MINIO_AUDIT_WEBHOOK_ENDPOINT_TESTS: recorder.url } : {}),
   };
   const endpoint = `http://127.0.0.1:${port}`;
   let server: ServerProcess | null = null;
@@ -67,6 +81,7 @@ export async function startMinio(options: MinioOptions = {}): Promise<RunningMin
     await launch();
   } catch (error) {
     await stop();
+    await recorder?.close();
     if (!options.dir) rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -79,8 +94,21 @@ export async function startMinio(options: MinioOptions = {}): Promise<RunningMin
     restart: launch,
     destroy: async () => {
       await stop();
+      await recorder?.close();
       rmSync(dir, { recursive: true, force: true });
     },
     output: () => (server as ServerProcess | null)?.output() ?? '',
+    pid: () => {
+      const child = (server as ServerProcess | null)?.child;
+      return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    },
+    calls: () => {
+      if (!recorder) throw new Error('calls() needs startMinio({ recordCalls: true })');
+      return recorder.calls();
+    },
+    storesInClear: (bytes) =>
+      readdirSync(join(dir, 'data'), { recursive: true, withFileTypes: true }).some(
+        (entry) => entry.isFile() && readFileSync(join(entry.parentPath, entry.name)).includes(bytes),
+      ),
   };
 }

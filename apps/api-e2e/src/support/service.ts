@@ -3,8 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@thumbnail/config';
 import { createStorage, type Storage } from '@thumbnail/storage';
-import { startApp, startRedisServer, startS3rver, type RunningApp, type RunningRedisServer } from '@thumbnail/testing';
-import { startFerretDb, type RunningFerretDb } from '@thumbnail/testing';
+import {
+  type RunningApp,
+  type RunningFerretDb,
+  type RunningMinio,
+  type RunningRedisServer,
+  S3BucketInspector,
+  startApp,
+  startFerretDb,
+  startMinio,
+  startRedisServer,
+} from '@thumbnail/testing';
 
 export interface ServiceOptions {
   storage?: 'fs' | 's3';
@@ -16,15 +25,15 @@ export interface ServiceOptions {
   /** STORAGE_DIR: this folder, which the test owns (e.g. a small disk), instead of a fresh one. */
   storageDir?: string;
   /**
-   * For `storage: 's3'`: this S3 server instead of a fresh s3rver (e.g. one a test can take
-   * down and bring back). The service stops it in `stop()`.
+   * For `storage: 's3'`: this MinIO instead of a fresh one (e.g. one with a KMS key, one that
+   * records calls, or one shared by several services). The test that started it destroys it.
    */
-  s3Server?: { endpoint: string; stop(): Promise<void> };
+  minio?: RunningMinio;
 }
 
 /**
  * The whole service as separate processes: its own redis-server, the built worker and API, and
- * for `storage: 's3'` an s3rver in this process spoken to over real HTTP.
+ * for `storage: 's3'` a MinIO server (its own unless given one).
  */
 export class TestService {
   api!: RunningApp;
@@ -34,7 +43,10 @@ export class TestService {
   env: Record<string, string> = {};
   storageDir = '';
   private ownsStorageDir = false;
-  private s3: { stop(): Promise<void> } | null = null;
+  /** For `storage: 's3'`: the MinIO it stores in (stop and restart it for an outage). */
+  minio: RunningMinio | null = null;
+  private ownsMinio = false;
+  private inspector: S3BucketInspector | null = null;
 
   static async start(options: ServiceOptions = {}): Promise<TestService> {
     const service = new TestService();
@@ -67,16 +79,17 @@ export class TestService {
       Object.assign(this.env, { JOB_STORE: 'mongo', MONGO_URL: `${this.ferretdb.url}thumbnails`, ...options.env });
     }
     if (options.storage === 's3') {
-      const s3 = options.s3Server ?? (await startS3rver({ buckets: [] }));
-      this.s3 = s3;
-      const publicEndpoint = s3.endpoint.replace('127.0.0.1', 'localhost');
+      this.ownsMinio = !options.minio;
+      const minio = options.minio ?? (await startMinio());
+      this.minio = minio;
+      const publicEndpoint = minio.endpoint.replace('127.0.0.1', 'localhost');
       Object.assign(this.env, {
         STORAGE_DRIVER: 's3',
-        S3_ENDPOINT: s3.endpoint,
+        S3_ENDPOINT: minio.endpoint,
         S3_PUBLIC_ENDPOINT: publicEndpoint,
         S3_BUCKET: 'thumbnails',
-        S3_ACCESS_KEY_ID: 'S3RVER',
-        S3_SECRET_ACCESS_KEY: 'S3RVER',
+        S3_ACCESS_KEY_ID: minio.credentials.accessKeyId,
+        S3_SECRET_ACCESS_KEY: minio.credentials.secretAccessKey,
         S3_FORCE_PATH_STYLE: 'true',
         S3_CREATE_BUCKET: 'true',
         ...options.env,
@@ -115,8 +128,20 @@ export class TestService {
     return storage;
   }
 
+  /**
+   * The service's bucket (S3_BUCKET) seen through the S3 API with MinIO's own credentials, which
+   * stay right when a test gives the service wrong ones.
+   */
+  async bucket(): Promise<S3BucketInspector> {
+    if (!this.minio) throw new Error('bucket() is for services started with storage: s3');
+    this.inspector ??= await S3BucketInspector.open(this.minio, this.env['S3_BUCKET'] ?? '');
+    return this.inspector;
+  }
+
   /** Files under the disk storage's folder (`originals/…`, `thumbnails/…`). */
   storedFiles(folder: 'originals' | 'thumbnails'): string[] {
+    // Reading the disk in an S3 run would find nothing, and every "stores nothing" would pass.
+    if (this.minio) throw new Error('storedFiles reads the disk storage; S3 runs use storedObjects');
     try {
       return readdirSync(join(this.storageDir, folder)).filter((name) => !name.startsWith('.'));
     } catch {
@@ -124,12 +149,20 @@ export class TestService {
     }
   }
 
+  /** Names of the stored objects in `folder` (`<id>`, `<id>.png`): in the bucket on S3, on disk otherwise. */
+  async storedObjects(folder: 'originals' | 'thumbnails'): Promise<string[]> {
+    if (!this.minio) return this.storedFiles(folder);
+    const prefix = `${folder}/`;
+    return (await (await this.bucket()).keys(prefix)).map((key) => key.slice(prefix.length));
+  }
+
   /**
-   * Originals stored since `before` (an earlier `storedFiles('originals')`): what a refused upload
-   * must not leave. Comparing counts would race the worker, which deletes finished jobs' originals.
+   * Originals stored since `before` (an earlier `storedObjects('originals')`): what a refused
+   * upload must not leave. Comparing counts would race the worker, which deletes finished jobs'
+   * originals.
    */
-  originalsAddedSince(before: string[]): string[] {
-    return this.storedFiles('originals').filter((name) => !before.includes(name));
+  async originalsAddedSince(before: string[]): Promise<string[]> {
+    return (await this.storedObjects('originals')).filter((name) => !before.includes(name));
   }
 
   logs(): string {
@@ -140,7 +173,8 @@ export class TestService {
     await Promise.all([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
     await this.redis?.destroy();
     await this.ferretdb?.destroy();
-    await this.s3?.stop();
+    this.inspector?.close();
+    if (this.ownsMinio) await this.minio?.destroy();
     if (this.storageDir && this.ownsStorageDir) rmSync(this.storageDir, { recursive: true, force: true });
   }
 }

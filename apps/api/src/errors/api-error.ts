@@ -10,8 +10,10 @@ export class ApiError extends Error {
     readonly headers: Record<string, string> = {},
     /** Extra fields for the error body, e.g. the status of a job that is not complete. */
     readonly details: Record<string, string> = {},
+    /** What made us refuse, for the log only (the client sees `message`). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, { cause });
     this.name = 'ApiError';
   }
 }
@@ -67,8 +69,14 @@ export const errors = {
     new ApiError(503, 'service_unavailable', 'This server is shutting down; send the upload again.', {
       'retry-after': '1',
     }),
-  unavailable: (what: string) =>
-    new ApiError(503, 'service_unavailable', `${what} is unavailable; try again shortly.`, {
-      'retry-after': RETRY_AFTER_SECONDS,
-    }),
+  /** `cause`: the dependency's own error, logged with the request id (clients never see it). */
+  unavailable: (what: string, cause?: unknown) =>
+    new ApiError(
+      503,
+      'service_unavailable',
+      `${what} is unavailable; try again shortly.`,
+      { 'retry-after': RETRY_AFTER_SECONDS },
+      {},
+      cause,
+    ),
 };
