@@ -17,7 +17,7 @@ function moduleBoundaries({ testCode }) {
     "error",
     {
       enforceBuildableLibDependency: true,
-      allow: ["^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$"],
+      allow: ["^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$", "^.*/vitest\\.project\\.mjs$"],
       depConstraints: [
         { sourceTag: "type:app", onlyDependOnLibsWithTags: ["type:lib", ...testing] },
         { sourceTag: "type:lib", onlyDependOnLibsWithTags: ["type:lib", ...testing] },

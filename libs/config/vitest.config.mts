@@ -1,19 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { specProject } from '../../vitest.project.mjs';
 
-export default defineConfig(() => ({
-  root: import.meta.dirname,
-  cacheDir: '../../node_modules/.vite/libs/config',
-  resolve: { tsconfigPaths: true },
-  test: {
-    name: 'config',
-    watch: false,
-    globals: true,
-    environment: 'node',
-    include: ['{src,tests}/**/*.{test,spec}.{js,mjs,cjs,ts,mts,cts,jsx,tsx}'],
-    reporters: ['default'],
-    coverage: {
-      reportsDirectory: '../../coverage/libs/config',
-      provider: 'v8' as const,
-    }
-  },
-}));
+export default specProject(import.meta.dirname);

@@ -1,6 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './api-error';
 import { toErrorResponse } from './error-response';
 
 /** Every error leaves the API as `{"error":{"code","message"}}`, never with a stack trace. */
