@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningApp } from '@thumbnail/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RULES_FILE, alertQueries, dashboardQueries } from './dashboard-queries';
 import { absentArgument, alertOperands, subqueryResolutionsSeconds, withoutThresholds } from './prometheus-promql';
 import { type PromAlertRule, type PromSample, type RulesData, type RunningPrometheus, requirePrometheus, startPrometheus } from './prometheus-server';
@@ -189,18 +189,17 @@ async function withOriginalsBlocked<T>(storageDir: string, action: () => Promise
   }
 }
 
-async function waitUntil<T>(what: string, probe: () => Promise<{ done: T } | { pending: string }>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'not probed';
-  while (Date.now() < deadline) {
-    // Nothing here stops an app before teardown: a signal means something outside the test.
-    if (deadApps.length > 0) throw new Error(`${deadApps.join('; ')} during the test\n${logs()}`);
-    const result = await probe();
-    if ('done' in result) return result.done;
-    last = result.pending;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last}\n${logs()}`);
+function waitUntil<T>(what: string, probe: () => Promise<{ done: T } | { pending: string }>, timeoutMs = 30_000): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      // Nothing here stops an app before teardown: a signal means something outside the test.
+      if (deadApps.length > 0) throw new Error(`${deadApps.join('; ')} during the test\n${logs()}`);
+      const result = await probe();
+      if ('done' in result) return result.done;
+      throw new Error(`waiting for ${what}; last: ${result.pending}\n${logs()}`);
+    },
+    { timeout: timeoutMs, interval: 200 },
+  );
 }
 
 /**

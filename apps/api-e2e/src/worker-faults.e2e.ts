@@ -15,13 +15,11 @@ async function slowPng(): Promise<Buffer> {
     .toBuffer();
 }
 
-async function untilStatus(api: string, id: string, status: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if ((await call(`${api}/thumbnail/${id}`)).json?.data?.status === status) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`job ${id} never reached ${status}`);
+function untilStatus(api: string, id: string, status: string): Promise<void> {
+  return vi.waitFor(async () => expect((await call(`${api}/thumbnail/${id}`)).json?.data?.status).toBe(status), {
+    timeout: 20_000,
+    interval: 20,
+  });
 }
 
 describe('jobs survive worker and API faults', () => {

@@ -2,13 +2,11 @@ import { startRedisServer } from '@thumbnail/testing';
 import { announceJobFinished, followFinishedJobs } from './job-finished-channel';
 import { createRedisConnection, waitForRedis } from './redis-connection';
 
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Waits for `condition` to hold (vi.waitFor retries until it stops throwing). */
+const until = (condition: () => boolean) =>
+  vi.waitFor(() => {
+    if (!condition()) throw new Error('not yet');
+  }, { timeout: 10_000, interval: 20 });
 
 describe('job-finished channel', () => {
   it('delivers announcements to followers, and tells them when they reconnect after a loss', async () => {

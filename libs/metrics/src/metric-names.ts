@@ -7,6 +7,7 @@ export const METRICS = {
   httpRequests: 'http_requests_total',
   jobsSubmitted: 'thumbnail_jobs_submitted_total',
   uploadBytes: 'thumbnail_upload_bytes',
+  heldRequests: 'thumbnail_held_requests',
   queueJobs: 'thumbnail_queue_jobs',
   jobsFinished: 'thumbnail_jobs_finished_total',
   originalDeleteFailures: 'thumbnail_original_delete_failures_total',

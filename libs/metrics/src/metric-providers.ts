@@ -26,6 +26,10 @@ export function apiMetricProviders(): Provider[] {
       name: METRICS.jobsSubmitted,
       help: 'Thumbnail jobs accepted and queued.',
     }),
+    makeGaugeProvider({
+      name: METRICS.heldRequests,
+      help: 'Requests this replica holds with ?wait= until their job finishes.',
+    }),
     makeHistogramProvider({
       name: METRICS.uploadBytes,
       help: 'Size of accepted uploads.',

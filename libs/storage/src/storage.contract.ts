@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Storage, StorageNotFoundError } from './storage';
 import { InvalidStorageKeyError } from './storage-key';
 
@@ -288,10 +288,8 @@ function exposeGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+function waitFor(condition: () => boolean): Promise<void> {
+  return vi.waitFor(() => {
+    if (!condition()) throw new Error('not yet');
+  }, { timeout: 5_000, interval: 10 });
 }

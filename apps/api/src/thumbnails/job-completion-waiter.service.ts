@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import type { Gauge } from 'prom-client';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
 import { createRedisConnection, followFinishedJobs } from '@thumbnail/jobs';
+import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { logErrorsQuietly } from '@thumbnail/runtime';
 
 /**
@@ -16,7 +18,10 @@ export class JobCompletionWaiter implements OnModuleInit, OnModuleDestroy {
   /** Set on shutdown: held requests are answered now and no new wait begins. */
   private closed = false;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: Env) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: Env,
+    @InjectMetric(METRICS.heldRequests) private readonly held: Gauge,
+  ) {}
 
   onModuleInit(): void {
     this.subscriber = createRedisConnection(this.config.REDIS_URL, 'blocking', 'api-job-finished');
@@ -49,12 +54,13 @@ export class JobCompletionWaiter implements OnModuleInit, OnModuleDestroy {
       this.waiters.set(jobId, set);
       const finish = () => {
         clearTimeout(timer);
-        set.delete(finish);
+        if (set.delete(finish)) this.held.dec();
         if (set.size === 0) this.waiters.delete(jobId);
         resolve();
       };
       const timer = setTimeout(finish, ms);
       set.add(finish);
+      this.held.inc();
       cancel = finish;
     });
     return { done, cancel };
