@@ -63,7 +63,8 @@ function alive(pid: number): boolean {
   }
 }
 
-describe('npm start (scripts/start.sh)', () => {
+// npm start builds the apps first: a cache hit after npm test's own build, minutes without one.
+describe('npm start (scripts/start.sh)', { timeout: 300_000 }, () => {
   let dataDir: string;
   let ports: { PORT: number; WORKER_PORT: number; REDIS_PORT: number };
   const started: NpmStart[] = [];
