@@ -38,6 +38,15 @@ async function nextData(socket: Socket, ms: number): Promise<string> {
   return Promise.race([once(socket, 'data').then(([chunk]) => String(chunk)), timeout]);
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function namespaces(): string[] {
   return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((line) => line.split(' ')[0]);
 }
@@ -105,5 +114,22 @@ describe.skipIf(skipWithoutNetworkNamespaces())('startTestNetwork', { timeout: 3
     const links = spawnSync('ip', ['-o', 'addr', 'show'], { encoding: 'utf8' }).stdout;
     expect(links).not.toContain(`${spare.clientAddress}/24`);
     expect(echo.exitCode).toBeNull();
+  });
+
+  it("sweeps the namespaces a killed test process left, and no live process's", async () => {
+    // A pid no process has: its namespace is what a run killed before its cleanup leaves.
+    let dead = 4_000_000;
+    while (isAlive(dead)) dead++;
+    const abandoned = `tgnet-${dead}-abcdef-worker`;
+    const live = `tgnet-${process.pid}-fedcba-worker`;
+    for (const name of [abandoned, live]) expect(spawnSync('ip', ['netns', 'add', name]).status).toBe(0);
+    try {
+      const next = await startTestNetwork(['y']);
+      await next.destroy();
+      expect(namespaces()).not.toContain(abandoned);
+      expect(namespaces()).toContain(live);
+    } finally {
+      for (const name of [abandoned, live]) spawnSync('ip', ['netns', 'del', name]);
+    }
   });
 });
