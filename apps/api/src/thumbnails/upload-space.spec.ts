@@ -113,6 +113,28 @@ describe('UploadSpace', () => {
     expect(space.heldBytes).toBe(0);
   });
 
+  it('in a burst short of room, refuses the newest upload and lets the older ones go on once its bytes are gone', async () => {
+    const disk = { free: 110 * MIB };
+    const { space } = spaceOn(disk);
+    const [oldest, middle, newest] = [await space.open(), await space.open(), await space.open()];
+    for (const upload of [oldest, middle, newest]) await arrive(disk, upload, 3 * MIB);
+    // 1 MiB is left above the reserve, and each wants 2 more.
+    const outcomes = [oldest, middle, newest].map((upload) =>
+      Promise.resolve(upload.take(2 * MIB)).then(
+        () => 'room',
+        (error: ApiError) => error.code,
+      ),
+    );
+    expect(await outcomes[2]).toBe('insufficient_storage');
+    let settled = false;
+    void Promise.all(outcomes.slice(0, 2)).then(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false); // they wait for the newest's partial file to go
+    disk.free += 3 * MIB;
+    newest.close();
+    expect(await Promise.all(outcomes.slice(0, 2))).toEqual(['room', 'room']);
+  });
+
   it('holds only what storage has not yet written, and nothing once closed', async () => {
     const disk = { free: 200 * MIB };
     const { space } = spaceOn(disk);

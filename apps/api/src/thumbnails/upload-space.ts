@@ -55,7 +55,11 @@ export class UploadSpace {
   private refreshing: Promise<void> | null = null;
   /** Uploads refused for space and not yet closed: their partial files are being removed. */
   private readonly refused = new Set<Promise<void>>();
+  /** Uploads waiting for room, by the order they were opened in. */
+  private readonly short = new Set<number>();
+  private opened = 0;
   private openCount = 0;
+  private changed = deferred();
 
   constructor(private readonly options: UploadSpaceOptions) {
     this.refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
@@ -78,12 +82,18 @@ export class UploadSpace {
   async open(): Promise<UploadReservation> {
     if (this.options.reserveBytes === 0) return UNCOUNTED;
     if (!this.reading || this.isStale()) await this.refresh();
+    if (this.reading && this.room() <= 0) {
+      // The reading may still count uploads dropped since: read again once they are gone.
+      await this.settleRefused();
+      await this.refresh();
+      if (this.reading && this.room() <= 0) throw this.refusal(0);
+    }
     if (!this.reading) return UNCOUNTED;
-    if (this.room() <= 0) throw this.refusal(0);
     return this.reservation();
   }
 
   private reservation(): UploadReservation {
+    const order = ++this.opened;
     let held = 0;
     let closed = false;
     let refusedDone: (() => void) | null = null;
@@ -93,6 +103,12 @@ export class UploadSpace {
       this.unwritten += bytes;
       this.receivedSinceReading += bytes;
     };
+    const markRefused = () => {
+      if (closed || refusedDone) return;
+      const removed = deferred();
+      refusedDone = removed.resolve;
+      this.refused.add(removed.promise);
+    };
     return {
       take: (bytes) => {
         if (closed) return undefined;
@@ -101,16 +117,9 @@ export class UploadSpace {
           if (this.isStale()) void this.refresh().catch(() => undefined);
           return undefined;
         }
-        return this.whenRoomFor(bytes).then(
-          () => {
-            if (!closed) account(bytes);
-          },
-          (error: unknown) => {
-            // Until it is closed, its partial file is still on disk: others short of room wait for it.
-            if (!closed && !refusedDone) this.refused.add(new Promise<void>((resolve) => (refusedDone = resolve)));
-            throw error;
-          },
-        );
+        return this.whenRoomFor(order, bytes, () => closed, markRefused).then(() => {
+          if (!closed) account(bytes);
+        });
       },
       written: (bytes) => {
         const done = Math.min(bytes, held);
@@ -129,15 +138,40 @@ export class UploadSpace {
   }
 
   /**
-   * Short of room by the last reading: waits for uploads refused earlier to remove their partial
-   * files (else a burst would refuse every upload in turn), reads the disk again and decides.
+   * Short of room by the last reading: reads the disk again. Still short, the newest upload
+   * waiting for room gives way (507) and the others wait until its partial file is removed, then
+   * look again: refusing every upload short of room at once would let none of a burst finish.
    */
-  private async whenRoomFor(bytes: number): Promise<void> {
-    const refused = [...this.refused];
-    await Promise.all(refused);
-    for (const done of refused) this.refused.delete(done);
-    await this.refresh();
-    if (this.reading && this.room() < bytes) throw this.refusal(bytes);
+  private async whenRoomFor(order: number, bytes: number, isClosed: () => boolean, markRefused: () => void): Promise<void> {
+    this.short.add(order);
+    try {
+      for (;;) {
+        await this.settleRefused();
+        await this.refresh();
+        if (isClosed() || !this.reading || this.room() >= bytes) return;
+        // Another upload was refused meanwhile: see what removing it frees first.
+        if (this.refused.size > 0) continue;
+        if (order !== Math.max(...this.short)) {
+          await this.changed.promise;
+          continue;
+        }
+        markRefused();
+        throw this.refusal(bytes);
+      }
+    } finally {
+      this.short.delete(order);
+      this.changed.resolve();
+      this.changed = deferred();
+    }
+  }
+
+  /** Waits until every upload refused for space so far has been closed (its file removed). */
+  private async settleRefused(): Promise<void> {
+    while (this.refused.size > 0) {
+      const pending = [...this.refused];
+      await Promise.all(pending);
+      for (const done of pending) this.refused.delete(done);
+    }
   }
 
   /** Bytes uploads may still take by the last reading before the reserve is touched. */
@@ -180,6 +214,13 @@ export class UploadSpace {
     );
     return errors.insufficientStorage();
   }
+}
+
+/** A promise and the function that resolves it (Promise.withResolvers, which Node 20 lacks). */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
 }
 
 /** Where there is no reserve to keep (MIN_FREE_STORAGE_BYTES=0, or S3). */
