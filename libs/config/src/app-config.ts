@@ -85,6 +85,7 @@ const common = z.object({
   REQUEST_TIMEOUT_MS: integer(300_000, 1000, 3_600_000),
   BODY_IDLE_TIMEOUT_MS: integer(30_000, 100, 3_600_000),
   LIST_CONCURRENCY_PER_KEY: integer(2, 1, 1000),
+  LIST_JOBS_PER_SECOND_PER_KEY: integer(5000, 1, 10_000_000),
 
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
 

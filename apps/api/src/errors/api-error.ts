@@ -67,7 +67,8 @@ export const errors = {
       'retry-after': RETRY_AFTER_SECONDS,
     }),
   /** Too many requests of one kind from one API key at once (listing). */
-  tooManyRequests: (detail: string) => new ApiError(429, 'too_many_requests', detail, { 'retry-after': '1' }),
+  tooManyRequests: (detail: string, retryAfterSeconds = 1) =>
+    new ApiError(429, 'too_many_requests', detail, { 'retry-after': String(retryAfterSeconds) }),
   insufficientStorage: () =>
     new ApiError(
       507,
