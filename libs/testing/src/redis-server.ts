@@ -18,6 +18,8 @@ export interface RunningRedisServer {
   url: string;
   port: number;
   dir: string;
+  /** The server's process (SIGSTOP freezes it: every command waits until SIGCONT). */
+  pid: number;
   /** Stops the server (SIGTERM, then SIGKILL); keeps `dir` so a restart can reuse it. */
   stop(): Promise<void>;
   /** Stops the server and removes its data directory. */
@@ -53,6 +55,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
+    pid: child.pid ?? -1,
     stop,
     destroy: async () => {
       await stop();
