@@ -53,7 +53,7 @@ describe.skipIf(skipWithoutTool('minio'))('object storage stopped and started ag
     expect(ready.status).toBe(503);
     // The reason, which names the endpoint, is for the log only.
     expect(ready.json.checks.storage).toEqual({ ok: false, reason: 'unavailable; the log says why' });
-    expect(service.api.output()).toContain('"storage":"Storage unavailable: endpoint unreachable (ECONNREFUSED)"');
+    await vi.waitFor(() => expect(service.api.output()).toContain('"storage":"Storage unavailable: endpoint unreachable (ECONNREFUSED)"'));
     expect(ready.json.checks.redis.ok).toBe(true);
     await minio.restart();
     expect(await service.originalsAddedSince(stored)).toEqual([]);

@@ -25,20 +25,20 @@ describe('forwarding headers', () => {
     (await call(`${service.api.url}/thumbnail/${job._id}`, { headers })).json.data.thumbnailLink as string;
 
   it('change the links the API returns only when TRUST_PROXY names the peer that sent them', async () => {
-    const own = `${service.api.url}/thumbnail/${job._id}/image`;
-    const forwardedLink = `https://attacker.example/thumbnail/${job._id}/image`;
+    const own = () => `${service.api.url}/thumbnail/${job._id}/image`;
+    const forwardedLink = () => `https://attacker.example/thumbnail/${job._id}/image`;
     // Unset (the default): any client could send them.
-    expect(await linkOf(forwarded)).toBe(own);
+    expect(await linkOf(forwarded)).toBe(own());
     for (const [trusted, link] of [
       ['127.0.0.1', forwardedLink],
       ['10.0.0.0/8,127.0.0.0/8', forwardedLink],
       ['1', forwardedLink],
       ['10.0.0.0/8', own], // the test's own address is not in it
       ['0', own],
-    ]) {
+    ] as const) {
       service.env['TRUST_PROXY'] = trusted;
       await service.restartApi();
-      expect(await linkOf(forwarded), `TRUST_PROXY=${trusted}`).toBe(link);
+      expect(await linkOf(forwarded), `TRUST_PROXY=${trusted}`).toBe(link());
     }
   });
 });
