@@ -76,8 +76,9 @@ async function bootstrap(): Promise<void> {
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
-  refuseCredentialsInUrl(fastify);
+  // First among the hooks that can refuse: every body is timed, refused or not.
   new BodyDeadlines({ requestMs: config.REQUEST_TIMEOUT_MS, idleMs: config.BODY_IDLE_TIMEOUT_MS }).register(fastify);
+  refuseCredentialsInUrl(fastify);
   fastify.addHook('onRequest', async (request) => {
     // Refused from the header alone: the body is never read.
     if (request.method === 'POST' && limits.declaresTooMuch(request.headers)) throw limits.tooLarge();
