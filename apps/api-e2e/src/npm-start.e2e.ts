@@ -108,9 +108,12 @@ describe('npm start (scripts/start.sh)', () => {
   it('keeps serving when the worker dies: it starts the worker again, and jobs complete', async () => {
     const npmStart = run();
     await npmStart.up();
-    // Local use: both apps listen on the loopback address only, and need no API key.
-    expect(listeningAddresses(ports.PORT)).toEqual(['127.0.0.1']);
-    expect(listeningAddresses(ports.WORKER_PORT)).toEqual(['127.0.0.1']);
+    // Local use: both apps listen on the loopback address only (the worker may still be
+    // starting: npm start waits for the API), and need no API key.
+    await vi.waitFor(() => {
+      expect(listeningAddresses(ports.PORT)).toEqual(['127.0.0.1']);
+      expect(listeningAddresses(ports.WORKER_PORT)).toEqual(['127.0.0.1']);
+    }, { timeout: 30_000, interval: 200 });
     const png = await png50();
     expect((await submitAndWait(npmStart.api, png)).status).toBe('complete');
 
