@@ -13,3 +13,4 @@ export { createImageProcessor, type ImageProcessorOptions } from './create-image
 export { SharpImageProcessor, type SharpImageProcessorOptions } from './image-processor';
 export { SmallPngProcessor, readSmallPlainPng, SMALL_PNG_MAX_PIXELS } from './small-png-processor';
 export { imageSlotBytes } from './decode-memory';
+export { WORKER_BASE_BYTES, workerMemoryBytes, type WorkerMemorySettings } from './worker-memory';
