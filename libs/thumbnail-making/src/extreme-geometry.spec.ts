@@ -219,6 +219,13 @@ describe('images whose decoding needs more memory than one image may use', () =>
     },
   );
 
+  it('refuses a valid TIFF of six channels per pixel as too large, not as invalid', async () => {
+    const sixChannels = await uniformTiff({ width: 300, height: 200, samples: 6, bitsPerSample: 8, extraSamples: 3 });
+    const error = await rejection(processor.makeThumbnail(sixChannels, plan('cover')));
+    expect(error).toBeInstanceOf(ImageTooLargeError);
+    expect(error.message).toMatch(/more than 5 channels per pixel/);
+  });
+
   it.each(FITS)('refuses a 65535x610 GIF (its whole RGBA canvas, and its rows) with %s', async (fit) => {
     const gif = await once('gif', () => solidFramesGif(65_535, 610, 1, [[0, 0, 255]]));
     const error = await rejection(processor.makeThumbnail(gif, plan(fit)));

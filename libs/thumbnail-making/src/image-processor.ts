@@ -190,7 +190,11 @@ export function classifyDecodeError(error: unknown): unknown {
     return new ImageTimeoutError(undefined, { cause: error });
   }
   if (/exceeds channel limit/i.test(reason)) {
-    return new InvalidImageError('The image has more colour channels than this service handles.', { cause: error });
+    // A valid image (a multispectral TIFF, say), only wider per pixel than thumbnails are made of.
+    return new ImageTooLargeError(
+      `The image has more than ${MAX_INPUT_CHANNELS} channels per pixel; this service makes thumbnails of images with at most ${MAX_INPUT_CHANNELS} (CMYK and alpha).`,
+      { cause: error },
+    );
   }
   if (/compression format has not been built in|no decoding plugin/i.test(reason)) {
     return new InvalidImageError('The image uses a compression (such as HEVC) this service cannot decode.', {
