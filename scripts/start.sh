@@ -129,7 +129,8 @@ fi
 log "building api and worker"
 npx nx run-many -t build -p api worker --outputStyle=static >/dev/null
 
-supervise worker node dist/apps/worker/main.js &
+# The worker image's allocator settings (docker/Dockerfile says why).
+MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 supervise worker node dist/apps/worker/main.js &
 supervisors+=($!)
 record $! "$(cmdline_of $$)"
 # The API image's V8 flag (docker/Dockerfile says why).

@@ -10,6 +10,7 @@ import {
   displayP3Png,
   DISPLAY_P3_SOURCE_SRGB,
   GIF_FRAME_COLOURS,
+  gifWithScreen,
   heic,
   inspectImage,
   jpegWithOrientation,
@@ -21,6 +22,7 @@ import {
   pngChunks,
   pngWithIccProfile400,
   sixteenBitPng,
+  solidFramesGif,
   svg,
   tiff,
   truncated,
@@ -29,11 +31,10 @@ import {
   webp,
 } from '@thumbnail/testing';
 import {
-  gifWithScreen,
+
   headOfFile,
   jpegClaiming,
   pngClaiming,
-  solidFramesGif,
   solidPng,
   tiffClaiming,
   webpClaiming,

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { png50 } from '@thumbnail/testing';
 import { call, submit, waitFor } from './support/client';
-import { acceptedId, eventually, untilReady } from './support/reliability-http';
+import { acceptedId, eventually, isAlive, untilReady } from './support/reliability-http';
 import {
   backdateJob,
   deleteQueueKeys,
@@ -33,15 +33,6 @@ async function inPool(count: number, parallel: number, task: (i: number) => Prom
       while (next < count) await task(next++);
     }),
   );
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('Redis stopped and started again on its AOF', () => {

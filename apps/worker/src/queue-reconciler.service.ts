@@ -12,7 +12,9 @@ import {
   type ThumbnailJobPayload,
 } from '@thumbnail/jobs';
 import { logErrorsQuietly } from '@thumbnail/runtime';
+import { abandonedTooOften } from './abandoned-jobs';
 import { PeriodicPass } from './periodic-pass';
+import { ThumbnailMakerService } from './thumbnail-maker.service';
 
 /** A record younger than this may still be on its way into the queue from the API. */
 const GRACE_MS = 30_000;
@@ -22,6 +24,8 @@ const PAGE = 200;
  * Finds job records that are waiting or processing but have no queue entry (for example after
  * Redis lost its data without persistence), or whose entry failed for good without the outcome
  * reaching the record (every delivery met an unreachable job store), and queues them again.
+ * An entry that failed because worker after worker died holding it is not queued again (it
+ * would kill them again, forever): its record is failed as `worker_crashed` instead.
  * Queue entries are keyed by job id, so several workers reconciling at once still queue each job
  * once.
  */
@@ -36,6 +40,7 @@ export class QueueReconcilerService implements OnApplicationBootstrap, OnApplica
     @Inject(APP_CONFIG) private readonly config: Env,
     @InjectQueue(THUMBNAIL_QUEUE) private readonly queue: Queue<ThumbnailJobPayload>,
     private readonly jobStore: JobStore,
+    private readonly maker: ThumbnailMakerService,
     private readonly logger: PinoLogger,
   ) {}
 
@@ -63,6 +68,11 @@ export class QueueReconcilerService implements OnApplicationBootstrap, OnApplica
         for (const job of page.items) {
           if (now - job.createdAt.getTime() < GRACE_MS) continue;
           const entry = await this.queue.getJob(job.id);
+          if (entry && abandonedTooOften(entry, this.config.JOB_ATTEMPTS) && (await entry.isFailed())) {
+            // The worker that saw the entry fail could not record it (store down, or it died too).
+            await this.maker.failAbandoned({ jobId: job.id, requestId: job.requestId });
+            continue;
+          }
           if (entry) {
             if (await this.retryFailedEntry(entry)) {
               requeued++;

@@ -232,4 +232,54 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
       expect(await counted('complete', '')).toBe(0);
     });
   });
+
+  describe('a job whose workers kept stopping while making it', () => {
+    async function processingJob(): Promise<string> {
+      const id = await submittedJob();
+      // Where every dead worker left it: started, never finished.
+      await store.transition(id, { from: ['waiting'], to: 'processing', startedAt: new Date(), incrementAttempts: true });
+      return id;
+    }
+
+    it('fails as worker_crashed, counted, its original deleted', async () => {
+      const id = await processingJob();
+      const outcome = await maker.failAbandoned({ jobId: id, requestId: 'req-1' });
+      expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'worker_crashed' } });
+      const job = await store.get(id);
+      expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'worker_crashed' } });
+      expect(job?.error?.message).toMatch(/stopped before finishing/);
+      expect(job?.completedAt).toBeInstanceOf(Date);
+      expect(await storage.head(originalKey(id))).toBeNull();
+      expect(await counted('failed', 'worker_crashed')).toBe(1);
+    });
+
+    it('keeps the original with KEEP_ORIGINALS', async () => {
+      const keeping = new ThumbnailMakerService(
+        { KEEP_ORIGINALS: true, WORKER_CONCURRENCY: 1 } as Env,
+        redis,
+        store,
+        storage,
+        processor,
+        new PinoLogger({ pinoHttp: { level: 'silent' } }),
+        finished,
+        new Counter({ name: 'undeleted_kept', help: 'h', registers: [registry] }),
+        new Histogram({ name: 'wait_kept', help: 'h', registers: [registry] }),
+        new Histogram({ name: 'processing_kept', help: 'h', registers: [registry] }),
+        new Gauge({ name: 'in_progress_kept', help: 'h', registers: [registry] }),
+      );
+      const id = await processingJob();
+      expect((await keeping.failAbandoned({ jobId: id, requestId: null })).kind).toBe('failed');
+      expect((await store.get(id))?.status).toBe('failed');
+      expect(await storage.head(originalKey(id))).not.toBeNull();
+    });
+
+    it('leaves a job another delivery finished as it was, counting nothing', async () => {
+      const id = await submittedJob();
+      await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
+      const before = await store.get(id);
+      expect(await maker.failAbandoned({ jobId: id, requestId: null })).toEqual({ kind: 'skipped', reason: 'already_finished' });
+      expect(await store.get(id)).toEqual(before);
+      expect(await counted('failed', 'worker_crashed')).toBe(0);
+    });
+  });
 });

@@ -129,6 +129,33 @@ export class ThumbnailMakerService {
     }
   }
 
+  /**
+   * Records the end of a job that worker after worker stopped while making (killed, out of
+   * memory, a native crash), once the queue has given up on it: nothing else would, since each
+   * of those workers died with the record `processing`. It fails as `worker_crashed`, is counted
+   * and announced like any failure, and its original goes unless KEEP_ORIGINALS. A record
+   * already finished is left as it is.
+   */
+  async failAbandoned(payload: ThumbnailJobPayload): Promise<Outcome> {
+    const log = this.logger.logger.child({ jobId: payload.jobId, requestId: payload.requestId });
+    const error: JobError = { code: 'worker_crashed', message: WORKER_CRASHED };
+    const failed = await this.jobStore.transition(payload.jobId, {
+      from: ['waiting', 'processing'],
+      to: 'failed',
+      completedAt: new Date(),
+      error,
+    });
+    if (!failed.applied) {
+      if (failed.job) await this.discardOriginal(failed.job, log);
+      return { kind: 'skipped', reason: failed.job ? 'already_finished' : 'missing' };
+    }
+    log.error({ code: error.code, attempts: failed.job.attempts }, 'Job failed: every worker that took it stopped before finishing');
+    this.finished.inc({ outcome: 'failed', code: error.code });
+    this.announce(payload.jobId);
+    await this.discardOriginal(failed.job, log);
+    return { kind: 'failed', error };
+  }
+
   private async makeImage(job: ThumbnailJob): Promise<Thumbnail> {
     this.inProgress.inc();
     try {
@@ -202,6 +229,9 @@ export class ThumbnailMakerService {
     }
   }
 }
+
+const WORKER_CRASHED =
+  'Every worker that took this job stopped before finishing it (it was killed, ran out of memory or crashed); the thumbnail was not made.';
 
 /** Whether `current` is still the attempt `mine` started: nobody took it over, finished or deleted it. */
 function isAttemptOf(current: ThumbnailJob | null, mine: ThumbnailJob): boolean {

@@ -17,6 +17,7 @@ export const METRICS = {
   jobsInProgress: 'thumbnail_jobs_in_progress',
   workerConcurrency: 'thumbnail_worker_concurrency',
   fastPathFallbacks: 'thumbnail_fast_path_fallbacks_total',
+  jobsStalled: 'thumbnail_jobs_stalled_total',
 } as const;
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;

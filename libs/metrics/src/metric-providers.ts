@@ -73,6 +73,10 @@ export function workerMetricProviders(): Provider[] {
       name: METRICS.fastPathFallbacks,
       help: 'Small PNGs the fast path took and failed on, handed to sharp instead (SMALL_PNG_FAST_PATH).',
     }),
+    makeCounterProvider({
+      name: METRICS.jobsStalled,
+      help: 'Jobs found abandoned by a worker that stopped holding them without finishing (killed, out of memory, crashed, or blocked past its lock), counted by the worker that found them.',
+    }),
     makeGaugeProvider({
       name: METRICS.workerConcurrency,
       help: 'Images this worker may make at once (WORKER_CONCURRENCY).',

@@ -23,6 +23,9 @@ export interface RunningApp {
 
 const WORKSPACE = findWorkspaceRoot();
 
+/** glibc malloc settings the worker image runs with. */
+export const WORKER_ALLOCATOR_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
+
 /** Path of an app's built bundle; `nx build <app>` makes it (the e2e target depends on that). */
 export function builtApp(name: AppName): string {
   const main = join(WORKSPACE, 'dist', 'apps', name, 'main.js');
@@ -42,18 +45,21 @@ export async function startApp(
 ): Promise<RunningApp> {
   const port = options.port ?? (await freePort());
   const portVariable = name === 'api' ? 'PORT' : 'WORKER_PORT';
-  // The API's V8 flag, as its image and `npm start` set it (docker/Dockerfile says why).
+  // The API's V8 flag and the worker's allocator settings, as their images and `npm start` set
+  // them (docker/Dockerfile says why).
   const nodeFlags = name === 'api' ? ['--max-semi-space-size=4'] : [];
   const address = options.host?.address ?? '127.0.0.1';
   const command = options.host
     ? options.host.command(process.execPath, [...nodeFlags, builtApp(name)])
     : { program: process.execPath, args: [...nodeFlags, builtApp(name)] };
+  const allocator = name === 'worker' ? WORKER_ALLOCATOR_ENV : {};
   const child = spawn(command.program, command.args, {
     cwd: WORKSPACE,
     env: {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
       HOST: address,
       LOG_LEVEL: 'info',
+      ...allocator,
       ...env,
       [portVariable]: String(port),
     },

@@ -15,3 +15,4 @@ export * from './kube-control-plane';
 export * from './podman-container';
 export * from './workspace-root';
 export * from './test-network';
+export * from './extreme-images';

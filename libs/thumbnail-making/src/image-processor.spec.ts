@@ -308,7 +308,7 @@ describe('SharpImageProcessor', () => {
       expect(mapped.cause).toBe(timeout);
       expect(mapped.message).not.toMatch(/42%/);
       expect(classifyDecodeError(new Error('Input image exceeds pixel limit'))).toBeInstanceOf(ImageTooLargeError);
-      expect(classifyDecodeError(new Error('Input image exceeds channel limit'))).toBeInstanceOf(InvalidImageError);
+      expect(classifyDecodeError(new Error('Input image exceeds channel limit'))).toBeInstanceOf(ImageTooLargeError);
       expect(classifyDecodeError(new Error('VipsJpeg: Premature end of input file'))).toBeInstanceOf(InvalidImageError);
     });
 

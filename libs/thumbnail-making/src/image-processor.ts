@@ -1,5 +1,7 @@
-import sharp, { type FitEnum, type SharpOptions } from 'sharp';
+import sharp, { type FitEnum, type Metadata, type SharpOptions } from 'sharp';
 import { type ImageFormat, REFUSED_FORMATS, sniffImageType } from '@thumbnail/upload-inspection';
+import { coverCropBeforeResize } from './cover-crop';
+import { type DecodeFacts, oversizedImageRefusal } from './decode-memory';
 import { type EmbeddedColourProfile, readEmbeddedColourProfile } from './embedded-colour-profile';
 import { ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError } from './image-errors';
 import { ImageProcessor, type Thumbnail } from './image-processor.port';
@@ -31,6 +33,20 @@ const ALLOWED_LOADERS = ['Jpeg', 'Png', 'Webp', 'Nsgif', 'Tiff', 'Heif'].flatMap
 
 /** Most channels an accepted image has: CMYK plus alpha. */
 const MAX_INPUT_CHANNELS = 5;
+
+/** Bytes of one decoded sample, by libvips band format. */
+const SAMPLE_BYTES: Record<string, number> = {
+  uchar: 1,
+  char: 1,
+  ushort: 2,
+  short: 2,
+  uint: 4,
+  int: 4,
+  float: 4,
+  complex: 8,
+  double: 8,
+  dpcomplex: 16,
+};
 
 const FIT: Record<ThumbnailPlan['fit'], keyof FitEnum> = {
   cover: 'cover',
@@ -68,6 +84,7 @@ interface ColourHandling {
 export class SharpImageProcessor extends ImageProcessor {
   private readonly inputOptions: SharpOptions;
   private readonly timeoutSeconds: number;
+  private readonly limitInputPixels: number;
 
   constructor(options: SharpImageProcessorOptions) {
     super();
@@ -79,6 +96,7 @@ export class SharpImageProcessor extends ImageProcessor {
       sharp.concurrency(options.concurrency);
     }
     this.timeoutSeconds = options.timeoutSeconds;
+    this.limitInputPixels = options.limitInputPixels;
     this.inputOptions = {
       // Truncated or corrupt data fails instead of giving a half-grey thumbnail.
       failOn: 'warning',
@@ -100,11 +118,17 @@ export class SharpImageProcessor extends ImageProcessor {
     const refusal = format && REFUSED_FORMATS[format];
     if (refusal) throw new InvalidImageError(refusal);
     try {
-      const colour = await this.colourHandling(input, format);
+      // A header read: what decoding will cost is known before any pixel is decoded.
+      const metadata = await sharp(input, this.inputOptions).metadata();
+      const crop = coverCropBeforeResize(metadata.autoOrient.width, metadata.autoOrient.height, plan);
+      const refusal = oversizedImageRefusal(decodeFacts(metadata), { ...plan, cropsFirst: crop !== null }, this.limitInputPixels);
+      if (refusal) throw refusal;
+      const colour = await this.colourHandling(input, format, metadata);
+      let pipeline = sharp(input, { ...this.inputOptions, ignoreIcc: colour.ignoreIcc }).timeout({ seconds: this.timeoutSeconds });
       // Resizing straight after load lets libvips shrink JPEG and WebP while decoding them.
-      let pipeline = sharp(input, { ...this.inputOptions, ignoreIcc: colour.ignoreIcc })
-        .timeout({ seconds: this.timeoutSeconds })
-        .resize(plan.width, plan.height, { fit: FIT[plan.fit], position: 'centre', background: TRANSPARENT });
+      pipeline = crop
+        ? pipeline.extract(crop).resize(plan.width, plan.height, { fit: 'fill' })
+        : pipeline.resize(plan.width, plan.height, { fit: FIT[plan.fit], position: 'centre', background: TRANSPARENT });
       if (plan.fit === 'contain') pipeline = pipeline.ensureAlpha();
       if (colour.p3ToSrgb) pipeline = pipeline.withIccProfile('srgb', { attach: false });
       // sharp keeps no metadata unless told to: the PNG carries no EXIF, ICC or XMP.
@@ -121,18 +145,33 @@ export class SharpImageProcessor extends ImageProcessor {
    * profile from the container first (no decode) lets those images skip it; every other
    * profile is still converted.
    */
-  private async colourHandling(input: Buffer, format: ImageFormat | undefined): Promise<ColourHandling> {
-    const embedded = (format && readEmbeddedColourProfile(input, format)) || (await this.readProfileByDecoder(input));
+  private async colourHandling(input: Buffer, format: ImageFormat | undefined, metadata: Metadata): Promise<ColourHandling> {
+    const embedded = (format && readEmbeddedColourProfile(input, format)) || profileFromHeader(metadata);
     if (!embedded.icc) return { ignoreIcc: false, p3ToSrgb: false };
     if (isSrgbIccProfile(embedded.icc)) return { ignoreIcc: true, p3ToSrgb: false };
     return { ignoreIcc: false, p3ToSrgb: embedded.rgb16 };
   }
+}
 
-  /** Formats whose container we do not parse (TIFF, AVIF): a header read, no pixel decoding. */
-  private async readProfileByDecoder(input: Buffer): Promise<EmbeddedColourProfile> {
-    const metadata = await sharp(input, this.inputOptions).metadata();
-    return { icc: metadata.icc ?? null, rgb16: metadata.space === 'rgb16' };
-  }
+/** Formats whose container we do not parse (TIFF, AVIF): the profile the decoder's header read found. */
+function profileFromHeader(metadata: Metadata): EmbeddedColourProfile {
+  return { icc: metadata.icc ?? null, rgb16: metadata.space === 'rgb16' };
+}
+
+/** What the memory estimate needs, from sharp's header read. */
+function decodeFacts(metadata: Metadata): DecodeFacts {
+  const bytesPerSample = SAMPLE_BYTES[metadata.depth ?? 'uchar'] ?? 8;
+  return {
+    format: metadata.format ?? 'unknown',
+    width: metadata.width,
+    height: metadata.height,
+    channels: metadata.channels ?? MAX_INPUT_CHANNELS,
+    bytesPerSample,
+    bitsPerSample: metadata.bitsPerSample ?? bytesPerSample * 8,
+    progressive: metadata.isProgressive ?? false,
+    // Orientations 3 to 8 turn the image (2 only mirrors it).
+    rotated: (metadata.orientation ?? 1) >= 3,
+  };
 }
 
 /**
@@ -151,7 +190,11 @@ export function classifyDecodeError(error: unknown): unknown {
     return new ImageTimeoutError(undefined, { cause: error });
   }
   if (/exceeds channel limit/i.test(reason)) {
-    return new InvalidImageError('The image has more colour channels than this service handles.', { cause: error });
+    // A valid image (a multispectral TIFF, say), only wider per pixel than thumbnails are made of.
+    return new ImageTooLargeError(
+      `The image has more than ${MAX_INPUT_CHANNELS} channels per pixel; this service makes thumbnails of images with at most ${MAX_INPUT_CHANNELS} (CMYK and alpha).`,
+      { cause: error },
+    );
   }
   if (/compression format has not been built in|no decoding plugin/i.test(reason)) {
     return new InvalidImageError('The image uses a compression (such as HEVC) this service cannot decode.', {

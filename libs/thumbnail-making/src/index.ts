@@ -12,3 +12,5 @@ export {
 export { createImageProcessor, type ImageProcessorOptions } from './create-image-processor';
 export { SharpImageProcessor, type SharpImageProcessorOptions } from './image-processor';
 export { SmallPngProcessor, readSmallPlainPng, SMALL_PNG_MAX_PIXELS } from './small-png-processor';
+export { imageSlotBytes } from './decode-memory';
+export { WORKER_BASE_BYTES, workerMemoryBytes, type WorkerMemorySettings } from './worker-memory';

@@ -23,8 +23,9 @@ const COLOUR_TYPE_RGBA = 6;
  * stays the engine for JPEG, WebP, large images and colour management.
  *
  * Only inputs whose result is the same as sharp's are taken: 8-bit RGBA, not interlaced, no
- * colour profile other than sRGB, no EXIF (PNG orientation), not animated, cover or fill, whole
- * chunks with valid CRCs. Any error here, including on corrupt data, hands the input to
+ * colour profile other than sRGB, no EXIF (PNG orientation), not animated, cover or fill, a
+ * shape close enough to the box's that resizing builds nothing large, whole chunks with valid
+ * CRCs. Any error here, including on corrupt data, hands the input to
  * `general`, so refusals keep sharp's codes and wording (hasIntactChunks says what differs).
  */
 export class SmallPngProcessor extends ImageProcessor {
@@ -41,7 +42,7 @@ export class SmallPngProcessor extends ImageProcessor {
 
   override async makeThumbnail(input: Buffer, plan: ThumbnailPlan): Promise<Thumbnail> {
     const png = plan.fit === 'contain' ? null : readSmallPlainPng(input);
-    if (png && hasIntactChunks(input)) {
+    if (png && resizeStaysSmall(png, plan) && hasIntactChunks(input)) {
       try {
         return await this.thumbnail(input, png, plan);
       } catch (error) {
@@ -54,17 +55,12 @@ export class SmallPngProcessor extends ImageProcessor {
 
   private async thumbnail(input: Buffer, png: PngSize, plan: ThumbnailPlan): Promise<Thumbnail> {
     const transformer = new Transformer(input);
+    const { width, height } = resizeTarget(png, plan);
+    transformer.fastResize({ width, height, filter: FastResizeFilter.Lanczos3, fit: ResizeFit.Fill });
+    // Like sharp's cover: scale until the box is covered, then cut the centre. (The transformer
+    // always resizes before it crops, whatever the call order.)
     if (plan.fit === 'cover') {
-      // Like sharp: scale until the box is covered, then cut the centre. (The transformer
-      // always resizes before it crops, whatever the call order.)
-      const scale = Math.max(plan.width / png.width, plan.height / png.height);
-      const width = Math.max(plan.width, Math.round(png.width * scale));
-      const height = Math.max(plan.height, Math.round(png.height * scale));
-      transformer
-        .fastResize({ width, height, filter: FastResizeFilter.Lanczos3, fit: ResizeFit.Fill })
-        .crop(Math.floor((width - plan.width) / 2), Math.floor((height - plan.height) / 2), plan.width, plan.height);
-    } else {
-      transformer.fastResize({ width: plan.width, height: plan.height, filter: FastResizeFilter.Lanczos3, fit: ResizeFit.Fill });
+      transformer.crop(Math.floor((width - plan.width) / 2), Math.floor((height - plan.height) / 2), plan.width, plan.height);
     }
     // Fast deflate with adaptive filters: quicker than the default level for about the same size.
     // No timeout signal: SMALL_PNG_MAX_PIXELS bounds the work to tens of milliseconds, and an
@@ -81,6 +77,29 @@ export class SmallPngProcessor extends ImageProcessor {
 interface PngSize {
   width: number;
   height: number;
+}
+
+/** What the image is scaled to: the box for fill; for cover, the box covered, cut afterwards. */
+function resizeTarget(png: PngSize, plan: ThumbnailPlan): PngSize {
+  if (plan.fit !== 'cover') return { width: plan.width, height: plan.height };
+  const scale = Math.max(plan.width / png.width, plan.height / png.height);
+  return {
+    width: Math.max(plan.width, Math.round(png.width * scale)),
+    height: Math.max(plan.height, Math.round(png.height * scale)),
+  };
+}
+
+/**
+ * Whether every image the resize builds stays within SMALL_PNG_MAX_PIXELS: the target and the
+ * intermediate of each pass order (fast_image_resize scales one axis, then the other). Far from
+ * the box's shape they are not: a 1,000,000x1 PNG covered to 100x100 scales to 100,000,000x100,
+ * 40 GB the allocator cannot give, which aborts the process. Such images go to sharp, which
+ * cuts before it scales.
+ */
+export function resizeStaysSmall(png: PngSize, plan: ThumbnailPlan): boolean {
+  const target = resizeTarget(png, plan);
+  const built = [target.width * target.height, png.width * target.height, target.width * png.height];
+  return Math.max(...built) <= SMALL_PNG_MAX_PIXELS;
 }
 
 const CRITICAL_CHUNKS = new Set(['IHDR', 'PLTE', 'IDAT', 'IEND']);

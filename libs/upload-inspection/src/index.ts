@@ -9,3 +9,4 @@ export {
   type SniffedImage,
 } from './sniff-image-type';
 export { readDeclaredDimensions, type DeclaredDimensions } from './declared-dimensions';
+export { MAX_IMAGE_SIDE } from './image-side-limit';

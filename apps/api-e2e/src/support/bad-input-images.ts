@@ -4,7 +4,7 @@
  */
 import { openSync, readSync, closeSync } from 'node:fs';
 import { crc32, deflateSync } from 'node:zlib';
-import { pngChunk, pngChunks, type PngChunkAt } from '@thumbnail/testing';
+import { pngChunk, pngChunks, type PngChunkAt, solidFramesGif } from '@thumbnail/testing';
 
 const PNG_SIGNATURE = Buffer.from('89504e470d0a1a0a', 'hex');
 
@@ -128,96 +128,6 @@ export function headOfFile(path: string, bytes: number): Buffer {
   }
 }
 
-/**
- * GIF LZW data (minimum code size 2) for `count` pixels of palette index `index`, computed run by
- * run rather than pixel by pixel: for one repeated value, an encoder that clears its table when
- * full (as omggif and giflib do) emits codes for runs of 1, 2, 3… pixels, so a 16-megapixel
- * frame is ~12 KB and takes microseconds to write.
- */
-function solidLzw(index: number, count: number): Buffer {
-  const minCodeSize = 2;
-  const clear = 1 << minCodeSize;
-  const endOfInformation = clear + 1;
-  const bytes: number[] = [];
-  let pending = 0;
-  let pendingBits = 0;
-  let width = minCodeSize + 1;
-  const emit = (code: number): void => {
-    pending |= code << pendingBits;
-    pendingBits += width;
-    while (pendingBits >= 8) {
-      bytes.push(pending & 0xff);
-      pending >>>= 8;
-      pendingBits -= 8;
-    }
-  };
-  let next = endOfInformation + 1;
-  let longest = 1; // the longest run the table holds a code for
-  emit(clear);
-  for (let remaining = count; remaining > 0; ) {
-    const run = Math.min(longest, remaining);
-    // Code eoi+1 holds a run of 2, eoi+2 a run of 3, and so on.
-    emit(run === 1 ? index : endOfInformation + run - 1);
-    remaining -= run;
-    if (remaining === 0) break;
-    if (next === 4096) {
-      emit(clear);
-      next = endOfInformation + 1;
-      width = minCodeSize + 1;
-      longest = 1;
-    } else {
-      if (next >= 1 << width) width++;
-      next++;
-      longest++;
-    }
-  }
-  emit(endOfInformation);
-  if (pendingBits > 0) bytes.push(pending & 0xff);
-  return Buffer.from(bytes);
-}
-
-function subBlocks(data: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  for (let offset = 0; offset < data.length; offset += 255) {
-    const block = data.subarray(offset, offset + 255);
-    parts.push(Buffer.from([block.length]), block);
-  }
-  parts.push(Buffer.from([0]));
-  return Buffer.concat(parts);
-}
-
-/**
- * An animated GIF of `frames` full-canvas frames of `width` x `height`, frame i in
- * `palette[i % palette.length]` (at most 4 colours), 100 ms each, looping.
- */
-export function solidFramesGif(
-  width: number,
-  height: number,
-  frames: number,
-  palette: readonly (readonly [number, number, number])[],
-): Buffer {
-  if (palette.length > 4) throw new RangeError('at most 4 colours');
-  const screen = Buffer.alloc(7);
-  screen.writeUInt16LE(width, 0);
-  screen.writeUInt16LE(height, 2);
-  screen[4] = 0xf1; // global colour table of 4 entries, 8 bits per primary
-  const colourTable = Buffer.alloc(12);
-  palette.forEach((colour, i) => colourTable.set(colour, i * 3));
-  const loop = Buffer.concat([Buffer.from([0x21, 0xff, 0x0b]), Buffer.from('NETSCAPE2.0'), Buffer.from([3, 1, 0, 0, 0])]);
-  const parts: Buffer[] = [Buffer.from('GIF89a'), screen, colourTable, loop];
-  const lzw = palette.map((_, i) => subBlocks(solidLzw(i, width * height)));
-  for (let frame = 0; frame < frames; frame++) {
-    const control = Buffer.from([0x21, 0xf9, 4, 0x04, 10, 0, 0, 0]); // keep previous frame, 10 cs
-    const descriptor = Buffer.alloc(10);
-    descriptor[0] = 0x2c;
-    descriptor.writeUInt16LE(width, 5);
-    descriptor.writeUInt16LE(height, 7);
-    parts.push(control, descriptor, Buffer.from([2]), lzw[frame % palette.length]);
-  }
-  parts.push(Buffer.from([0x3b]));
-  return Buffer.concat(parts);
-}
-
 /** The PNG with its first IDAT's length field claiming 2 GiB (the bytes stay as they are). */
 export function withHugeIdatLength(png: Buffer): Buffer {
   const patched = Buffer.from(png);
@@ -264,17 +174,6 @@ export function tiffClaiming(tiff: Buffer, width: number, height: number): Buffe
     else patched.writeUInt32LE(value, entry + 8);
   }
   return patched;
-}
-
-/**
- * A GIF of one `width` x `height` frame on a logical screen of `screenWidth` x `screenHeight`
- * (decoders grow the canvas to the first frame).
- */
-export function gifWithScreen(width: number, height: number, screenWidth: number, screenHeight: number): Buffer {
-  const gif = solidFramesGif(width, height, 1, [[0, 0, 255]]);
-  gif.writeUInt16LE(screenWidth, 6);
-  gif.writeUInt16LE(screenHeight, 8);
-  return gif;
 }
 
 /** `first` followed by one more frame of `width` x `height` in another colour (the screen stays first's). */

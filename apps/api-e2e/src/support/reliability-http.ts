@@ -205,6 +205,16 @@ export function processMemory(pid: number): { rss: number; peak: number } {
 
 export const MIB = 1024 * 1024;
 
+/** Whether process `pid` still exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The value of one Prometheus sample, e.g. `thumbnail_jobs_finished_total{outcome="complete",code=""}`; 0 if absent. */
 export async function metric(url: string, sample: string): Promise<number> {
   const text = (await call(`${url}/metrics`)).text;

@@ -62,6 +62,12 @@ export const errors = {
       'image_too_large',
       `The image declares ${width}x${height} pixels, more than the limit of ${limit} pixels.`,
     ),
+  imageSideTooLong: (width: number, height: number, maxSide: number) =>
+    new ApiError(
+      422,
+      'image_too_large',
+      `The image declares ${width}x${height} pixels; no side may be longer than ${maxSide} pixels.`,
+    ),
   queueFull: () =>
     new ApiError(429, 'queue_full', 'Too many jobs are waiting; try again shortly.', {
       'retry-after': RETRY_AFTER_SECONDS,

@@ -1,6 +1,7 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { minimalPdf, png50, svg } from '@thumbnail/testing';
+import { gifWithScreen, minimalPdf, png50, svg, tiff, uniformPng } from '@thumbnail/testing';
+import { MAX_IMAGE_SIDE } from '@thumbnail/upload-inspection';
 import { ApiError } from '../errors/api-error';
 import { UploadInspector } from './upload-inspector';
 
@@ -53,5 +54,43 @@ describe('UploadInspector', () => {
     const error = await refusal(inspect(png));
     expect(error).toMatchObject({ status: 422, code: 'image_too_large' });
     expect(error.message).toContain('50000x50000');
+  });
+
+  describe('a side longer than MAX_IMAGE_SIDE, within the pixel limit', () => {
+    /** A little-endian TIFF with the ImageWidth and ImageLength of its first IFD set to `width` x `height`. */
+    async function tiffClaiming(width: number, height: number): Promise<Buffer> {
+      const patched = Buffer.from(await tiff());
+      const ifd = patched.readUInt32LE(4);
+      for (let i = 0; i < patched.readUInt16LE(ifd); i++) {
+        const entry = ifd + 2 + i * 12;
+        const tag = patched.readUInt16LE(entry);
+        if (tag !== 256 && tag !== 257) continue;
+        patched.writeUInt16LE(4, entry + 2); // LONG
+        patched.writeUInt32LE(tag === 256 ? width : height, entry + 8);
+      }
+      return patched;
+    }
+
+    it.each([
+      ['a 40000000x1 PNG', () => uniformPng({ width: 40_000_000, height: 1, bitDepth: 1, colourType: 'palette' }), '40000000x1'],
+      ['a 1x40000000 PNG', () => uniformPng({ width: 1, height: 40_000_000, bitDepth: 1, colourType: 'palette' }), '1x40000000'],
+      ['a 1000000x1 TIFF', () => tiffClaiming(1_000_000, 1), '1000000x1'],
+      ['a GIF whose first frame sits at x 65000 of a 1x1 screen', () => {
+        const gif = gifWithScreen(1000, 1, 1, 1);
+        gif.writeUInt16LE(65_000, gif.indexOf(0x2c) + 1); // the frame's left edge
+        return gif;
+      }, '66000x1'],
+    ])('refuses %s as too large from its header', async (_name, make, size) => {
+      const error = await refusal(inspect(await make(), { maxBytes: 1024 * 1024, maxPixels: 40_000_000 }));
+      expect(error).toMatchObject({ status: 422, code: 'image_too_large' });
+      expect(error.message).toBe(`The image declares ${size} pixels; no side may be longer than ${MAX_IMAGE_SIDE} pixels.`);
+    });
+
+    it('passes the longest side allowed and refuses one pixel more', async () => {
+      const longest = await uniformPng({ width: MAX_IMAGE_SIDE, height: 1 });
+      expect((await inspect(longest)).inspector.dimensions).toEqual({ width: MAX_IMAGE_SIDE, height: 1 });
+      const error = await refusal(inspect(await uniformPng({ width: 1, height: MAX_IMAGE_SIDE + 1 })));
+      expect(error).toMatchObject({ status: 422, code: 'image_too_large' });
+    });
   });
 });

@@ -1,5 +1,12 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { readDeclaredDimensions, REFUSED_FORMATS, sniffImageType, SNIFF_BYTES, type SniffedImage } from '@thumbnail/upload-inspection';
+import {
+  MAX_IMAGE_SIDE,
+  readDeclaredDimensions,
+  REFUSED_FORMATS,
+  sniffImageType,
+  SNIFF_BYTES,
+  type SniffedImage,
+} from '@thumbnail/upload-inspection';
 import { errors } from '../errors/api-error';
 
 /** How far into the file we look for the declared dimensions (JPEG EXIF can push SOF back). */
@@ -12,7 +19,9 @@ export interface UploadLimits {
 
 /**
  * Sits between the upload and storage: counts bytes, recognises the image type from its first
- * bytes and refuses a declared size over the pixel limit, all while the bytes stream through.
+ * bytes and refuses a declared size over the pixel limit or with a side over MAX_IMAGE_SIDE, all
+ * while the bytes stream through. What else an image costs to make (its bit depth, channels,
+ * interlacing) the worker judges from what its decoder reads.
  * Any refusal errors the stream, which makes storage discard what it had written.
  */
 export class UploadInspector extends Transform {
@@ -71,6 +80,9 @@ export class UploadInspector extends Transform {
       this.dimensions = { width: dimensions.width, height: dimensions.height };
       if (dimensions.width * dimensions.height > this.limits.maxPixels) {
         throw errors.imageTooLarge(dimensions.width, dimensions.height, this.limits.maxPixels);
+      }
+      if (Math.max(dimensions.width, dimensions.height) > MAX_IMAGE_SIDE) {
+        throw errors.imageSideTooLong(dimensions.width, dimensions.height, MAX_IMAGE_SIDE);
       }
       return true;
     }
