@@ -2,9 +2,10 @@ import sharp, { type FitEnum, type SharpOptions } from 'sharp';
 import { type ImageFormat, REFUSED_FORMATS, sniffImageType } from '@thumbnail/upload-inspection';
 import { type EmbeddedColourProfile, readEmbeddedColourProfile } from './embedded-colour-profile';
 import { ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError } from './image-errors';
-import { ImageProcessor, type Thumbnail } from './image-processor.port';
+import { type EncodedImage, ImageProcessor, type MadeVariants, requireInteger, requireValidPlans } from './image-processor.port';
+import { thumbHashOf } from './placeholder';
 import { isSrgbIccProfile } from './srgb-icc-profile';
-import type { ThumbnailPlan } from './thumbnail-plan';
+import { sharedDecodeScale, type ThumbnailPlan, type VariantPlan } from './thumbnail-plan';
 
 export interface SharpImageProcessorOptions {
   /** Refuse images with more pixels (width x height) than this, before decoding them. */
@@ -36,9 +37,11 @@ const FIT: Record<ThumbnailPlan['fit'], keyof FitEnum> = {
   cover: 'cover',
   contain: 'contain',
   fill: 'fill',
+  inside: 'inside',
 };
 
 const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
+const WHITE = { r: 255, g: 255, b: 255 };
 
 let untrustedInputPolicyApplied = false;
 
@@ -64,7 +67,13 @@ interface ColourHandling {
   p3ToSrgb: boolean;
 }
 
-/** The one place that runs sharp: untrusted image bytes in, an sRGB PNG thumbnail out. */
+/** The image decoded once, scaled down as far as every variant allows, in sRGB. */
+interface DecodedImage {
+  data: Buffer;
+  raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 };
+}
+
+/** The one place that runs sharp: untrusted image bytes in, sRGB variants and a placeholder out. */
 export class SharpImageProcessor extends ImageProcessor {
   private readonly inputOptions: SharpOptions;
   private readonly timeoutSeconds: number;
@@ -91,28 +100,42 @@ export class SharpImageProcessor extends ImageProcessor {
     };
   }
 
-  /** Anything that is not the image's fault (out of memory, a bad plan) propagates as it is. */
-  override async makeThumbnail(input: Buffer, plan: ThumbnailPlan): Promise<Thumbnail> {
-    requireInteger('plan.width', plan.width, 1, 0x3fff);
-    requireInteger('plan.height', plan.height, 1, 0x3fff);
+  /**
+   * Decodes once, to raw sRGB pixels already scaled down as far as the largest variant allows
+   * (so JPEG and WebP still shrink while decoding), then scales and encodes each variant from
+   * those pixels, one after another, and hashes them for the placeholder. The time limit holds
+   * for the whole set. Anything that is not the image's fault (out of memory, a bad plan)
+   * propagates as it is.
+   */
+  override async makeVariants(input: Buffer, plans: readonly VariantPlan[]): Promise<MadeVariants> {
+    requireValidPlans(plans);
+    const deadline = Date.now() + this.timeoutSeconds * 1000;
     // sniffImageType only routes here; libvips' allowlist decides what is decoded.
     const format = sniffImageType(input)?.format;
     const refusal = format && REFUSED_FORMATS[format];
     if (refusal) throw new InvalidImageError(refusal);
     try {
-      const colour = await this.colourHandling(input, format);
-      // Resizing straight after load lets libvips shrink JPEG and WebP while decoding them.
-      let pipeline = sharp(input, { ...this.inputOptions, ignoreIcc: colour.ignoreIcc })
-        .timeout({ seconds: this.timeoutSeconds })
-        .resize(plan.width, plan.height, { fit: FIT[plan.fit], position: 'centre', background: TRANSPARENT });
-      if (plan.fit === 'contain') pipeline = pipeline.ensureAlpha();
-      if (colour.p3ToSrgb) pipeline = pipeline.withIccProfile('srgb', { attach: false });
-      // sharp keeps no metadata unless told to: the PNG carries no EXIF, ICC or XMP.
-      const { data, info } = await pipeline.toColourspace('srgb').png().toBuffer({ resolveWithObject: true });
-      return { data, width: info.width, height: info.height };
+      const decoded = await this.decode(input, format, plans, deadline);
+      const images: EncodedImage[] = [];
+      for (const plan of plans) images.push(await encode(decoded, plan, deadline));
+      return { images, thumbhash: thumbHashOf({ data: decoded.data, ...decoded.raw }) };
     } catch (error) {
       throw classifyDecodeError(error);
     }
+  }
+
+  private async decode(input: Buffer, format: ImageFormat | undefined, plans: readonly VariantPlan[], deadline: number): Promise<DecodedImage> {
+    const colour = await this.colourHandling(input, format);
+    const { autoOrient } = await sharp(input, this.inputOptions).metadata();
+    const scale = sharedDecodeScale(plans, autoOrient.width, autoOrient.height);
+    let pipeline = sharp(input, { ...this.inputOptions, ignoreIcc: colour.ignoreIcc }).timeout({ seconds: secondsLeft(deadline) });
+    // Resizing straight after load lets libvips shrink JPEG and WebP while decoding them.
+    if (scale < 1) {
+      pipeline = pipeline.resize(Math.ceil(autoOrient.width * scale), Math.ceil(autoOrient.height * scale), { fit: 'fill' });
+    }
+    if (colour.p3ToSrgb) pipeline = pipeline.withIccProfile('srgb', { attach: false });
+    const { data, info } = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return { data, raw: { width: info.width, height: info.height, channels: info.channels } };
   }
 
   /**
@@ -133,6 +156,44 @@ export class SharpImageProcessor extends ImageProcessor {
     const metadata = await sharp(input, this.inputOptions).metadata();
     return { icc: metadata.icc ?? null, rgb16: metadata.space === 'rgb16' };
   }
+}
+
+/** One variant from the decoded pixels: sharp keeps no metadata unless told to. */
+async function encode(decoded: DecodedImage, plan: VariantPlan, deadline: number): Promise<EncodedImage> {
+  const opaque = plan.format === 'jpeg';
+  let pipeline = sharp(decoded.data, { raw: decoded.raw })
+    .timeout({ seconds: secondsLeft(deadline) })
+    .resize(plan.width, plan.height, {
+      fit: FIT[plan.fit],
+      position: 'centre',
+      // sharp flattens before it pads, whatever the call order: JPEG's padding is white itself.
+      background: opaque ? WHITE : TRANSPARENT,
+      withoutEnlargement: plan.fit === 'inside',
+    });
+  if (plan.fit === 'contain' && !opaque) pipeline = pipeline.ensureAlpha();
+  switch (plan.format) {
+    case 'png':
+      pipeline = pipeline.png();
+      break;
+    case 'webp':
+      pipeline = pipeline.webp({ quality: plan.quality ?? undefined });
+      break;
+    case 'avif':
+      pipeline = pipeline.avif({ quality: plan.quality ?? undefined });
+      break;
+    case 'jpeg':
+      pipeline = pipeline.flatten({ background: WHITE }).jpeg({ quality: plan.quality ?? undefined });
+      break;
+  }
+  const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
+  return { data, format: plan.format, width: info.width, height: info.height };
+}
+
+/** What is left of the job's time limit, as sharp takes it (whole seconds, 0 meaning none). */
+function secondsLeft(deadline: number): number {
+  const left = deadline - Date.now();
+  if (left <= 0) throw new ImageTimeoutError();
+  return Math.ceil(left / 1000);
 }
 
 /**
@@ -165,10 +226,4 @@ export function classifyDecodeError(error: unknown): unknown {
     );
   }
   return new InvalidImageError('The image is corrupt or truncated and cannot be decoded.', { cause: error });
-}
-
-function requireInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max} (got ${value})`);
-  }
 }
