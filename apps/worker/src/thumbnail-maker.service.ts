@@ -4,16 +4,18 @@ import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import pLimit from 'p-limit';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { APP_CONFIG, type Env } from '@thumbnail/config';
-import { ImageProcessor, ImageRejectedError, type Thumbnail } from '@thumbnail/thumbnail-making';
+import { APP_CONFIG, DEFAULT_PRESET, type Env } from '@thumbnail/config';
+import { ImageProcessor, ImageRejectedError, type MadeVariants } from '@thumbnail/thumbnail-making';
 import {
   announceJobFinished,
   JobStore,
   JobStoreUnavailableError,
-  thumbnailKey,
+  VARIANT_CONTENT_TYPES,
+  variantKey,
   type JobError,
   type ThumbnailJob,
   type ThumbnailJobPayload,
+  type ThumbnailVariant,
 } from '@thumbnail/jobs';
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { REDIS } from '@thumbnail/runtime';
@@ -37,10 +39,11 @@ export type Outcome =
   | { kind: 'skipped'; reason: 'missing' | 'already_finished' };
 
 /**
- * Makes one thumbnail: marks the job processing, reads the original, runs the image
- * pipeline, writes the thumbnail, marks it complete, deletes the original. Safe to run twice for
- * the same job: the thumbnail key is fixed and status changes are conditional, so a duplicate
- * delivery writes the same object and changes nothing.
+ * Makes one job's images: marks the job processing, reads the original, runs the image
+ * pipeline once for all its variants, writes each, marks it complete with what was made and the
+ * placeholder, deletes the original. Safe to run twice for the same job: each variant's key is
+ * fixed and status changes are conditional, so a duplicate delivery writes the same objects and
+ * changes nothing.
  */
 @Injectable()
 export class ThumbnailMakerService {
@@ -90,14 +93,17 @@ export class ThumbnailMakerService {
 
     const stopTimer = this.processingSeconds.startTimer();
     try {
-      const thumbnail = await this.imageSlots(() => this.makeImage(job));
-      const key = thumbnailKey(job.id);
-      await this.storage.put(key, Readable.from([thumbnail.data]), { contentType: 'image/png' });
+      const made = await this.imageSlots(() => this.makeImages(job));
+      const variants = await this.store(job, made);
+      const original = job.variants.find((variant) => variant.name === DEFAULT_PRESET);
       const done = await this.jobStore.transition(job.id, {
         from: ['processing'],
         to: 'complete',
         completedAt: new Date(),
-        thumbnailKey: key,
+        // The original service's field names the default image, when the job made one.
+        ...(original ? { thumbnailKey: variantKey(job.id, original) } : {}),
+        variants,
+        placeholder: { thumbhash: made.thumbhash.toString('base64') },
         error: null,
       });
       if (!done.applied) {
@@ -107,7 +113,8 @@ export class ThumbnailMakerService {
       this.finished.inc({ outcome: 'complete', code: '' });
       this.announce(job.id);
       await this.discardOriginal(job, log);
-      log.info({ ms: Date.now() - startedAt.getTime(), bytes: thumbnail.data.length }, 'Thumbnail complete');
+      const bytes = made.images.reduce((total, image) => total + image.data.length, 0);
+      log.info({ ms: Date.now() - startedAt.getTime(), variants: variants.length, bytes }, 'Thumbnail complete');
       return { kind: 'complete', job: done.job };
     } catch (error) {
       return await this.handleFailure(job, attempt, error, log);
@@ -116,14 +123,28 @@ export class ThumbnailMakerService {
     }
   }
 
-  private async makeImage(job: ThumbnailJob): Promise<Thumbnail> {
+  private async makeImages(job: ThumbnailJob): Promise<MadeVariants> {
     this.inProgress.inc();
     try {
       const original = await this.storage.getBuffer(job.originalKey);
-      return await this.imaging.makeThumbnail(original, { width: job.width, height: job.height, fit: job.fit });
+      const plans = job.variants.map(({ width, height, fit, format, quality }) => ({ width, height, fit, format, quality }));
+      return await this.imaging.makeVariants(original, plans);
     } finally {
       this.inProgress.dec();
     }
+  }
+
+  /** Writes every variant (at once: on S3 each is a round trip) and says what each turned out to be. */
+  private async store(job: ThumbnailJob, made: MadeVariants): Promise<ThumbnailVariant[]> {
+    return Promise.all(
+      job.variants.map(async (variant, i) => {
+        const image = made.images[i];
+        await this.storage.put(variantKey(job.id, variant), Readable.from([image.data]), {
+          contentType: VARIANT_CONTENT_TYPES[variant.format],
+        });
+        return { ...variant, output: { width: image.width, height: image.height, bytes: image.data.length } };
+      }),
+    );
   }
 
   /** Wakes API requests waiting on this job; a lost announcement only delays them to their deadline. */
