@@ -41,6 +41,7 @@ describe('THUMBNAIL_PRESETS', () => {
     [{ small: { width: 10, height: 10, format: 'webp', quality: 101 } }, 'small.quality: must be a whole number from 1 to 100'],
     [{ small: { width: 10, height: 10, quality: 80 } }, 'small: quality does not apply to png, which is lossless'],
     [{ small: { width: 10, height: 10, size: 3 } }, 'small: has unknown keys (size)'],
+    [{ default: { width: 10, height: 10, fit: 'inside' } }, 'default.fit: fit inside is not for "default"'],
     [{ small: 100 }, 'small: must be an object with width and height'],
     [{ 'Small.v2': { width: 10, height: 10 } }, 'Small.v2: is not a preset name'],
     [{ ['x'.repeat(33)]: { width: 10, height: 10 } }, `${'x'.repeat(33)}: is not a preset name`],

@@ -90,6 +90,12 @@ export const presetsVariable = z
             : 'must be a JSON object of preset name -> { width, height, fit, format, quality }',
       })
       .refine((presets) => Object.keys(presets).length <= MAX_PRESETS, `may define at most ${MAX_PRESETS} presets`)
+      // The top-level fit of a job record, and the request's `fit`, are the original service's
+      // three modes; they describe `default`.
+      .refine((presets) => presets[DEFAULT_PRESET]?.fit !== 'inside', {
+        message: `fit inside is not for "${DEFAULT_PRESET}", whose fit requests choose among cover, contain and fill`,
+        path: [DEFAULT_PRESET, 'fit'],
+      })
       .optional(),
   );
 
