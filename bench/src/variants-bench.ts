@@ -190,19 +190,20 @@ async function measureMemory(settings: BenchSettings, log: (line: string) => voi
     .composite([{ input: { create: square }, left: size / 4, top: size / 4 }])
     .png({ progressive: true, compressionLevel: 1 })
     .toBuffer();
-  const service = await BenchService.start({
-    storage: 'fs',
-    workerConcurrency: 2,
-    appEnv: { ...settings.appEnv, THUMBNAIL_PRESETS: JSON.stringify(BENCH_PRESETS), MAX_UPLOAD_BYTES: String(64 * 1024 * 1024) },
-  });
   const sets: string[][] = [['default'], [...VARIANT_SETS.three], ['default', 'w640', 'w2048']];
   const runs: VariantsMemoryResult['runs'] = [];
-  try {
-    const workerPid = service.watched().find((p) => p.label === 'worker')?.pid;
-    if (!workerPid) throw new Error('no worker pid');
-    // Twice round, interleaved, so a trend in the machine's memory does not favour one set.
-    for (let round = 0; round < 2; round++) {
-      for (const variants of sets) {
+  // Twice round, interleaved, each run on a worker of its own: a worker's RSS keeps what earlier
+  // jobs grew its heaps to, so a second run on the same worker would measure its history.
+  for (let round = 0; round < 2; round++) {
+    for (const variants of sets) {
+      const service = await BenchService.start({
+        storage: 'fs',
+        workerConcurrency: 2,
+        appEnv: { ...settings.appEnv, THUMBNAIL_PRESETS: JSON.stringify(BENCH_PRESETS), MAX_UPLOAD_BYTES: String(64 * 1024 * 1024) },
+      });
+      try {
+        const workerPid = service.watched().find((p) => p.label === 'worker')?.pid;
+        if (!workerPid) throw new Error('no worker pid');
         const upload = multipartUpload(png, 'large.png', 'image/png', { variants: variants.join(',') });
         resetPeakRss(workerPid);
         const outcomes = await Promise.all([submitAndWait(service.apiUrl, upload), submitAndWait(service.apiUrl, upload)]);
@@ -210,11 +211,11 @@ async function measureMemory(settings: BenchSettings, log: (line: string) => voi
         const peakRssMiB = (memoryKb(workerPid)?.peak ?? NaN) / 1024;
         runs.push({ variants, peakRssMiB });
         log(`variants memory: two ${size}x${size} interlaced PNGs at once, ${variants.join(',')}: worker peak ${peakRssMiB.toFixed(0)} MiB`);
+      } finally {
+        closeClientConnections();
+        await service.stop();
       }
     }
-  } finally {
-    closeClientConnections();
-    await service.stop();
   }
   return { image: `${size}x${size} interlaced PNG, ${(png.length / 1024).toFixed(0)} KiB`, workerConcurrency: 2, runs };
 }
