@@ -36,14 +36,16 @@ export type Outcome =
   | { kind: 'complete'; job: ThumbnailJob }
   | { kind: 'failed'; error: JobError }
   | { kind: 'retry'; error: JobError }
-  | { kind: 'skipped'; reason: 'missing' | 'already_finished' };
+  | { kind: 'skipped'; reason: 'missing' | 'already_finished' | 'superseded' };
 
 /**
  * Makes one job's images: marks the job processing, reads the original, runs the image
  * pipeline once for all its variants, writes each, marks it complete with what was made and the
  * placeholder, deletes the original. Safe to run twice for the same job: each variant's key is
  * fixed and status changes are conditional, so a duplicate delivery writes the same objects and
- * changes nothing.
+ * changes nothing. Each start counts an attempt and every later change names it, so a delivery
+ * that outlived its lock (a worker cut off from Redis) and whose job another delivery took over
+ * changes nothing when it comes back.
  */
 @Injectable()
 export class ThumbnailMakerService {
@@ -94,11 +96,16 @@ export class ThumbnailMakerService {
     const stopTimer = this.processingSeconds.startTimer();
     try {
       const made = await this.imageSlots(() => this.makeImages(job));
+      // The images can take long enough for this delivery to lose its job; then they must not
+      // land on the job's keys, which another delivery writes or a deletion emptied.
+      const current = await this.jobStore.get(job.id);
+      if (!isAttemptOf(current, job)) return this.superseded(current, log);
       const variants = await this.store(job, made);
       const original = job.variants.find((variant) => variant.name === DEFAULT_PRESET);
       const done = await this.jobStore.transition(job.id, {
         from: ['processing'],
         to: 'complete',
+        attempt: job.attempts,
         completedAt: new Date(),
         // The original service's field names the default image, when the job made one.
         ...(original ? { thumbnailKey: variantKey(job.id, original) } : {}),
@@ -107,8 +114,17 @@ export class ThumbnailMakerService {
         error: null,
       });
       if (!done.applied) {
-        log.warn({ status: done.job?.status }, 'Finished a job another delivery had already finished');
-        return { kind: 'skipped', reason: 'already_finished' };
+        // Lost during the writes: a deleted job's images are ours alone to remove; a live job's
+        // are the same objects its own delivery writes.
+        if (!done.job) {
+          for (const variant of job.variants) {
+            const key = variantKey(job.id, variant);
+            await this.storage.delete(key).catch((error: unknown) =>
+              log.warn({ key, err: error }, 'Could not delete the thumbnail of a job deleted meanwhile'),
+            );
+          }
+        }
+        return this.superseded(done.job, log);
       }
       this.finished.inc({ outcome: 'complete', code: '' });
       this.announce(job.id);
@@ -147,6 +163,14 @@ export class ThumbnailMakerService {
     );
   }
 
+  /** This delivery no longer holds its job: it leaves the record, the original and the counts alone. */
+  private superseded(current: ThumbnailJob | null, log: PinoLogger['logger']): Outcome {
+    const finished = current?.status === 'complete' || current?.status === 'failed';
+    const reason = !current ? 'missing' : finished ? 'already_finished' : 'superseded';
+    log.warn({ reason, status: current?.status, attempts: current?.attempts }, 'Delivery superseded; its work is dropped');
+    return { kind: 'skipped', reason };
+  }
+
   /** Wakes API requests waiting on this job; a lost announcement only delays them to their deadline. */
   private announce(jobId: string): void {
     void announceJobFinished(this.redis, jobId).catch(() => undefined);
@@ -162,21 +186,25 @@ export class ThumbnailMakerService {
     // libvips' own text goes to the log, never to the client.
     log.warn({ code: reason.code, transient, err: error }, 'Thumbnail attempt failed');
     if (transient && attempt.number < attempt.allowed) {
-      await this.jobStore.transition(job.id, { from: ['processing'], to: 'waiting', error: reason });
+      const retried = await this.jobStore.transition(job.id, {
+        from: ['processing'],
+        to: 'waiting',
+        attempt: job.attempts,
+        error: reason,
+      });
+      if (!retried.applied) return this.superseded(retried.job, log);
       return { kind: 'retry', error: reason };
     }
     const failed = await this.jobStore.transition(job.id, {
       from: ['processing'],
       to: 'failed',
+      attempt: job.attempts,
       completedAt: new Date(),
       error: reason,
     });
-    if (!failed.applied) {
-      // Another delivery finished the job meanwhile (and may have deleted the original this one
-      // then missed): its outcome stands.
-      log.warn({ status: failed.job?.status }, 'Failed a job another delivery had already finished');
-      return { kind: 'skipped', reason: failed.job ? 'already_finished' : 'missing' };
-    }
+    // Another delivery took the job over or finished it meanwhile (and may have deleted the
+    // original this one then missed): its outcome stands.
+    if (!failed.applied) return this.superseded(failed.job, log);
     this.finished.inc({ outcome: 'failed', code: reason.code });
     this.announce(job.id);
     await this.discardOriginal(job, log);
@@ -197,6 +225,11 @@ export class ThumbnailMakerService {
       log.warn({ key: job.originalKey, err: error }, 'Could not delete the original of a finished job');
     }
   }
+}
+
+/** Whether `current` is still the attempt `mine` started: nobody took it over, finished or deleted it. */
+function isAttemptOf(current: ThumbnailJob | null, mine: ThumbnailJob): boolean {
+  return current?.status === 'processing' && current.attempts === mine.attempts;
 }
 
 function classify(error: unknown): { error: JobError; transient: boolean } {

@@ -33,6 +33,13 @@ export interface JobTransition {
   /** `null` clears a previous attempt's error. */
   error?: JobError | null;
   incrementAttempts?: boolean;
+  /**
+   * Applies only while the record's `attempts` is this number. Each delivery's start counts an
+   * attempt, so a delivery passes the number it started and can finish only that attempt: one
+   * cut off from the store past its lock, whose job another delivery has since taken over, comes
+   * back to writes that change nothing.
+   */
+  attempt?: number;
 }
 
 export type TransitionResult =

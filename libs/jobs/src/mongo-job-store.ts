@@ -193,7 +193,11 @@ export class MongoJobStore extends JobStore {
     // so there racing transitions can all apply (docs/development.md).
     const updated = await this.run(() =>
       this.model
-        .findOneAndUpdate({ _id: id, status: { $in: [...change.from] } }, update, { returnDocument: 'after' })
+        .findOneAndUpdate(
+          { _id: id, status: { $in: [...change.from] }, ...(change.attempt === undefined ? {} : { attempts: change.attempt }) },
+          update,
+          { returnDocument: 'after' },
+        )
         .lean<JobDocument>()
         .exec(),
     );

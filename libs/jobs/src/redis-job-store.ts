@@ -48,18 +48,18 @@ for _, k in ipairs(index_keys(prefix, owner, 'waiting')) do redis.call('ZADD', k
 return 1
 `;
 
-// ARGV: prefix, allowed statuses (comma list), target status, increment attempts (1/0), then
-// field/value pairs to set.
+// ARGV: prefix, allowed statuses (comma list), target status, increment attempts (1/0), the
+// attempt the record must be at ('' for any), then field/value pairs to set.
 const TRANSITION_LUA = `${INDEX_KEYS_LUA}
 local key = KEYS[1]
-local prefix, allowed, target, increment = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local prefix, allowed, target, increment, attempt = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('EXISTS', key) == 0 then return { 0 } end
-local fields = redis.call('HMGET', key, 'status', 'owner', 'createdAt', 'id')
+local fields = redis.call('HMGET', key, 'status', 'owner', 'createdAt', 'id', 'attempts')
 local current, owner = fields[1], fields[2]
-if not string.find(',' .. allowed .. ',', ',' .. current .. ',', 1, true) then
+if not string.find(',' .. allowed .. ',', ',' .. current .. ',', 1, true) or (attempt ~= '' and fields[5] ~= attempt) then
   return { 0, redis.call('HGETALL', key) }
 end
-for i = 5, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+for i = 6, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', key, 'status', target)
 if increment == '1' then redis.call('HINCRBY', key, 'attempts', 1) end
 if current ~= target then
@@ -167,6 +167,7 @@ export class RedisJobStore extends JobStore {
         change.from.join(','),
         change.to,
         change.incrementAttempts ? '1' : '0',
+        change.attempt === undefined ? '' : String(change.attempt),
         ...set,
       ),
     );

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port';
+import type { NetworkHost } from './test-network';
 import { findWorkspaceRoot } from './workspace-root';
 
 export type AppName = 'api' | 'worker';
@@ -31,18 +32,27 @@ export function builtApp(name: AppName): string {
 
 /**
  * Starts a built app as its own process, the way `npm start` and the images run it, and waits
- * until its /health answers.
+ * until its /health answers. With `host`, it runs on that host of a test network and listens on
+ * its address.
  */
-export async function startApp(name: AppName, env: Record<string, string>, options: { port?: number } = {}): Promise<RunningApp> {
+export async function startApp(
+  name: AppName,
+  env: Record<string, string>,
+  options: { port?: number; host?: NetworkHost } = {},
+): Promise<RunningApp> {
   const port = options.port ?? (await freePort());
   const portVariable = name === 'api' ? 'PORT' : 'WORKER_PORT';
   // The API's V8 flag, as its image and `npm start` set it (docker/Dockerfile says why).
   const nodeFlags = name === 'api' ? ['--max-semi-space-size=4'] : [];
-  const child = spawn(process.execPath, [...nodeFlags, builtApp(name)], {
+  const address = options.host?.address ?? '127.0.0.1';
+  const command = options.host
+    ? options.host.command(process.execPath, [...nodeFlags, builtApp(name)])
+    : { program: process.execPath, args: [...nodeFlags, builtApp(name)] };
+  const child = spawn(command.program, command.args, {
     cwd: WORKSPACE,
     env: {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      HOST: '127.0.0.1',
+      HOST: address,
       LOG_LEVEL: 'info',
       ...env,
       [portVariable]: String(port),
@@ -55,7 +65,7 @@ export async function startApp(name: AppName, env: Record<string, string>, optio
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${address}:${port}`;
   await waitForHealth(url, child, () => output, 30_000);
   return {
     name,

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, Header, HttpCode, Logger, Param, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, Header, HttpCode, Logger, Param, Post, Query, Req, Res, StreamableFile, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isFinished, JOB_STATUSES, THUMBNAIL_FITS, type ThumbnailJob } from '@thumbnail/jobs';
@@ -6,6 +6,7 @@ import { ApiKeyGuard } from '../auth/api-key.guard';
 import { ownerOf } from '../auth/request-owner';
 import { errorExample, IMAGE_TYPES, jobExample, unknownVariantExample } from './openapi-examples';
 import { JobDeletionService } from './job-deletion.service';
+import { ListingLimit } from './listing-limit.interceptor';
 import type { JobView } from './job-view';
 import { MAX_WAIT_SECONDS, parseWait, ThumbnailQueryService } from './thumbnail-query.service';
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
@@ -107,6 +108,7 @@ export class ThumbnailsController {
   }
 
   @Get()
+  @UseInterceptors(ListingLimit)
   @ApiOperation({ summary: 'List jobs, newest first' })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
   @ApiQuery({ name: 'cursor', required: false, description: '`page.next_cursor` of the previous page' })

@@ -6,6 +6,7 @@ import { Storage } from '@thumbnail/storage';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
 import { JobDeletionService } from './job-deletion.service';
+import { ListingLimit } from './listing-limit.interceptor';
 import { QueueAdmissionService } from './queue-admission.service';
 import { ThumbnailQueryService } from './thumbnail-query.service';
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
@@ -24,6 +25,7 @@ import { VariantPresets } from './variant-presets';
     QueueAdmissionService,
     JobCompletionWaiter,
     JobDeletionService,
+    ListingLimit,
     { provide: UploadLimits, inject: [APP_CONFIG], useFactory: (config: Env) => new UploadLimits(config.MAX_UPLOAD_BYTES) },
     {
       provide: VariantPresets,
@@ -32,13 +34,9 @@ import { VariantPresets } from './variant-presets';
     },
     {
       provide: UploadSpace,
-      inject: [APP_CONFIG, Storage, UploadLimits],
-      useFactory: (config: Env, storage: Storage, limits: UploadLimits) =>
-        new UploadSpace({
-          freeBytes: () => storage.freeBytes(),
-          reserveBytes: config.MIN_FREE_STORAGE_BYTES,
-          maxUploadBytes: limits.fileBytes,
-        }),
+      inject: [APP_CONFIG, Storage],
+      useFactory: (config: Env, storage: Storage) =>
+        new UploadSpace({ freeBytes: () => storage.freeBytes(), reserveBytes: config.MIN_FREE_STORAGE_BYTES }),
     },
   ],
   exports: [BullModule, UploadLimits],
