@@ -9,6 +9,7 @@ import { profileService, type ProfileResult } from './profile-pass';
 import { imageRows, renderReport, targetVerdicts, type BenchReport } from './report';
 import { QuietGate } from './resource-meter';
 import { measureService } from './service-bench';
+import { measureVariants, type VariantsResult } from './variants-bench';
 
 /**
  * One `npm run bench`: limit, peer, service on fs and on s3, a profiled run, then the table and
@@ -69,6 +70,12 @@ export async function runBench(workspace: string): Promise<BenchReport> {
     if (profile?.error) errors.push(`profile: ${profile.error}`);
   }
 
+  let variants: VariantsResult | null = null;
+  if (runs('variants')) {
+    log('variants: one job making three presets from one decode, against one preset (in-process, in the service, worker memory)');
+    variants = await phase('variants', () => measureVariants(corpus, settings, gate, log));
+  }
+
   const rows = imageRows(corpus, limit, peer, service);
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
@@ -84,6 +91,7 @@ export async function runBench(workspace: string): Promise<BenchReport> {
     peer,
     service,
     profile,
+    variants,
     errors,
   };
   const json = JSON.stringify(report, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2);

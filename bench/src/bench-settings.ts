@@ -2,11 +2,11 @@ import { availableParallelism } from 'node:os';
 
 /**
  * Durations and load levels of one `npm run bench`. Sized so the whole run stays under ~10
- * minutes on 2 cores. BENCH_QUICK=1 shortens every measurement (a smoke run; its numbers are
+ * minutes (15 when shared) on 2 cores. BENCH_QUICK=1 shortens every measurement (a smoke run; its numbers are
  * not worth comparing).
  */
-export type BenchPhase = 'limit' | 'nginx' | 'fs' | 's3' | 'profile';
-export const ALL_PHASES: BenchPhase[] = ['limit', 'nginx', 'fs', 's3', 'profile'];
+export type BenchPhase = 'limit' | 'nginx' | 'fs' | 's3' | 'profile' | 'variants';
+export const ALL_PHASES: BenchPhase[] = ['limit', 'nginx', 'fs', 's3', 'profile', 'variants'];
 
 export interface BenchSettings {
   cores: number;

@@ -38,7 +38,7 @@ const WAIT_SECONDS = 30;
 /** GETs per job after the POST's own wait, before giving up: each holds up to WAIT_SECONDS. */
 const MAX_POLLS = 3;
 
-/** A multipart/form-data body with the image in the field `file`, as a browser would send it. */
+/** A multipart/form-data body with the image in the field `file` (after any other fields), as a browser would send it. */
 export interface MultipartUpload {
   body: Buffer;
   contentType: string;
@@ -49,10 +49,11 @@ export interface MultipartUpload {
  * cost as little as it can (FormData with a Blob encodes and streams the file again on every
  * request).
  */
-export function multipartUpload(file: Buffer, filename: string, contentType: string): MultipartUpload {
+export function multipartUpload(file: Buffer, filename: string, contentType: string, fields: Record<string, string> = {}): MultipartUpload {
   const boundary = `----bench${randomBytes(12).toString('hex')}`;
+  const fieldParts = Object.entries(fields).map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
   const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${contentType}\r\n\r\n`,
+    `${fieldParts.join('')}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${contentType}\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   return { body: Buffer.concat([head, file, tail]), contentType: `multipart/form-data; boundary=${boundary}` };

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { loadConfig, presetCatalogue } from '@thumbnail/config';
 import { skipWithoutTool } from '@thumbnail/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chartDir, listFiles, readText, readYaml, repoRoot, type Values } from './chart-files';
@@ -320,6 +321,16 @@ describe.skipIf(skipWithoutTool('helm', 'kubeconform', 'kubernetes-openapi', 'pr
       expect(env.API_KEYS_FILE.value).toBe('/etc/thumbnail-generator/api-keys/api-keys');
       const config = findManifest(manifests, 'ConfigMap', '-app').data as Record<string, string>;
       expect(config).toMatchObject({ S3_SSE: 'AES256', S3_PUBLIC_ENDPOINT: 'https://s3.example.com', THUMBNAIL_SIZE: '128' });
+      // The presets in the values reach the apps as THUMBNAIL_PRESETS, which they parse as written.
+      const presets = presetCatalogue(loadConfig({ ...config, MONGO_URL: 'mongodb://db/x', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'key' }));
+      expect(Object.fromEntries(presets)).toEqual({
+        default: { width: 128, height: 128, fit: 'cover', format: 'png', quality: null },
+        w320: { width: 320, height: 320, fit: 'inside', format: 'webp', quality: 80 },
+        w640: { width: 640, height: 640, fit: 'inside', format: 'webp', quality: 75 },
+        hero: { width: 1200, height: 630, fit: 'cover', format: 'jpeg', quality: 80 },
+      });
+      expect(loadConfig({ ...config, MONGO_URL: 'mongodb://db/x', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'key' }).MAX_VARIANTS_PER_JOB).toBe(3);
+      expect(findManifest(renderCi('default-values.yaml'), 'ConfigMap', '-app').data).not.toHaveProperty('THUMBNAIL_PRESETS');
       expect(manifests.filter((m) => m.kind === 'NetworkPolicy').map((m) => m.metadata.name).sort()).toEqual([
         'thumbnail-generator-api',
         'thumbnail-generator-worker',
@@ -362,6 +373,8 @@ describe.skipIf(skipWithoutTool('helm', 'kubeconform', 'kubernetes-openapi', 'pr
     expect(refusal(['redis.enabled=false'])).toMatch(/externalRedis/);
     expect(refusal(['api.service.type=Foo'])).toMatch(/'\/api\/service\/type': value must be one of 'ClusterIP', 'NodePort', 'LoadBalancer'/);
     expect(refusal(['global.env.REDIS_URL=redis://x:6379'])).toMatch(/global\.env\.REDIS_URL is set by the chart/);
+    expect(refusal(['config.thumbnailPresets.big.width=5000', 'config.thumbnailPresets.big.height=10'])).toMatch(/'\/config\/thumbnailPresets\/big\/width': maximum: got 5,000, want 4,096/);
+    expect(refusal(['global.env.THUMBNAIL_PRESETS=x'])).toMatch(/global\.env\.THUMBNAIL_PRESETS is set by the chart; use config\.thumbnailPresets/);
     expect(refusal(['worker.terminationGracePeriodSeconds=10'])).toMatch(/must be longer than config\.shutdownTimeoutMs/);
     expect(refusal(['mongodb.enabled=false'], ['--skip-schema-validation'])).toContain('mongodb.enabled=false with jobStore=mongo needs your own MongoDB');
     expect(refusal(['redis.enabled=false'], ['--skip-schema-validation'])).toContain('redis.enabled=false needs your own Redis');

@@ -130,6 +130,17 @@ describe('values.schema.json', () => {
     ['a NodePort API on a fixed port', { 'api.service.type': 'NodePort', 'api.service.nodePort': 30080 }],
     ['the app images from a registry, the bundled ones from a mirror', { 'global.imageRegistry': 'registry.example.com/team', 'global.bundledImageRegistry': 'registry.example.com/dockerhub' }],
     ['numbers in the shared env', { 'global.env': { THUMBNAIL_SIZE: 128, JOB_ATTEMPTS: '5', LIMIT_INPUT_PIXELS: 40000000 } }],
+    [
+      'thumbnail presets, default redefined',
+      {
+        'config.thumbnailPresets': {
+          default: { width: 150, height: 100, fit: 'contain', format: 'webp', quality: 70 },
+          w640: { width: 640, height: 640, fit: 'inside', format: 'avif' },
+          tiny: { width: 16, height: 16 },
+        },
+        'config.maxVariantsPerJob': 16,
+      },
+    ],
   ] as const)('accepts %s', (_, assignments) => {
     expect(problems(coalescedValues(setValues(assignments)))).toBe('');
   });
@@ -153,6 +164,19 @@ describe('values.schema.json', () => {
     ['a misspelt nested key', { 'api.servce': { type: 'NodePort' } }, '/api must NOT have additional properties (servce)'],
     ['a node port out of range', { 'api.service.nodePort': 80 }, '/api/service/nodePort must be >= 30000'],
     ['a shutdown timeout as text', { 'config.shutdownTimeoutMs': '25s' }, '/config/shutdownTimeoutMs must be integer'],
+    ['a preset wider than 4096', { 'config.thumbnailPresets': { big: { width: 5000, height: 100 } } }, '/config/thumbnailPresets/big/width must be <= 4096'],
+    ['a preset without a height', { 'config.thumbnailPresets': { w: { width: 100 } } }, "/config/thumbnailPresets/w must have required property 'height'"],
+    ['a preset in GIF', { 'config.thumbnailPresets': { g: { width: 10, height: 10, format: 'gif' } } }, '/config/thumbnailPresets/g/format must be equal to one of the allowed values: png, webp, avif, jpeg'],
+    ['a PNG preset with a quality', { 'config.thumbnailPresets': { p: { width: 10, height: 10, quality: 80 } } }, '/config/thumbnailPresets/p must NOT be valid'],
+    ['a preset with a key of its own', { 'config.thumbnailPresets': { p: { width: 10, height: 10, size: 3 } } }, '/config/thumbnailPresets/p must NOT have additional properties (size)'],
+    ['a preset name with a dot', { 'config.thumbnailPresets': { 'w.640': { width: 10, height: 10 } } }, '/config/thumbnailPresets must match pattern "^[a-z0-9][a-z0-9_-]{0,31}$"'],
+    ['a default that fits inside', { 'config.thumbnailPresets': { default: { width: 10, height: 10, fit: 'inside' } } }, '/config/thumbnailPresets/default/fit must be equal to one of the allowed values: cover, contain, fill'],
+    [
+      'seventeen presets',
+      { 'config.thumbnailPresets': Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`p${i}`, { width: 10, height: 10 }])) },
+      '/config/thumbnailPresets must NOT have more than 16 properties',
+    ],
+    ['more variants per job than presets can be', { 'config.maxVariantsPerJob': 17 }, '/config/maxVariantsPerJob must be <= 16'],
   ] as const)('rejects %s with a message naming the value', (_, assignments, message) => {
     expect(problems(coalescedValues(setValues(assignments)))).toContain(message);
   });

@@ -6,7 +6,7 @@
  * state the same figures.
  */
 import { join } from 'node:path';
-import { loadConfig } from '@thumbnail/config';
+import { loadConfig, presetCatalogue } from '@thumbnail/config';
 import { skipWithoutTool } from '@thumbnail/testing';
 import { imageSlotBytes, WORKER_BASE_BYTES, workerMemoryBytes } from '@thumbnail/thumbnail-making';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { createValidator, type Validator } from './kubeconform';
 
 const MIB = 1024 * 1024;
 const ROOM_TO_SPARE = 1.25;
-const SIZING_VARIABLES = ['WORKER_CONCURRENCY', 'LIMIT_INPUT_PIXELS', 'THUMBNAIL_SIZE', 'MAX_UPLOAD_BYTES'];
+const SIZING_VARIABLES = ['WORKER_CONCURRENCY', 'LIMIT_INPUT_PIXELS', 'THUMBNAIL_SIZE', 'THUMBNAIL_PRESETS', 'MAX_UPLOAD_BYTES'];
 const ciValuesFiles = listFiles(join(chartDir, 'ci'))
   .filter((file) => file.endsWith('-values.yaml'))
   .sort();
@@ -28,6 +28,12 @@ function quantityBytes(quantity: string): number {
   const match = /^(\d+(?:\.\d+)?)(|k|M|G|T|Ki|Mi|Gi|Ti)$/.exec(quantity);
   if (!match) throw new Error(`not a memory quantity: ${quantity}`);
   return Number(match[1]) * QUANTITY_UNITS[match[2]];
+}
+
+/** The preset with the most pixels: what each image slot is sized by. */
+function largestPreset(config: ReturnType<typeof loadConfig>): { width: number; height: number } {
+  const presets = [...presetCatalogue(config).values()];
+  return presets.reduce((largest, preset) => (preset.width * preset.height > largest.width * largest.height ? preset : largest));
 }
 
 interface WorkerSizing {
@@ -56,7 +62,7 @@ function workerSizing(manifests: Manifest[]): WorkerSizing {
     needed: workerMemoryBytes({
       concurrency: config.WORKER_CONCURRENCY,
       limitInputPixels: config.LIMIT_INPUT_PIXELS,
-      thumbnailSize: config.THUMBNAIL_SIZE,
+      largestImage: largestPreset(config),
       maxUploadBytes: config.MAX_UPLOAD_BYTES,
     }),
   };

@@ -92,7 +92,7 @@ describe('a worker with two image slots (WORKER_CONCURRENCY=2) making two of the
     const ids = [acceptedId(await submit(api, largest, { fit: 'fill' })), acceptedId(await submit(api, largest, { fit: 'fill' }))];
     for (const id of ids) expect((await waitFor(api, id, 60)).status).toBe('complete');
     const { peak } = processMemory(pid);
-    const planned = workerMemoryBytes({ concurrency: 2, limitInputPixels: LIMIT_INPUT_PIXELS, thumbnailSize: 100, maxUploadBytes: 20 * MIB });
+    const planned = workerMemoryBytes({ concurrency: 2, limitInputPixels: LIMIT_INPUT_PIXELS, largestImage: { width: 100, height: 100 }, maxUploadBytes: 20 * MIB });
     console.log(`Two slots at once: worker peak ${mib(peak)} MiB, planned ${mib(planned)} MiB`);
     expect(peak).toBeLessThanOrEqual(planned);
   }, 90_000);

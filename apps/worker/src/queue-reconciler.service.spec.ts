@@ -19,12 +19,12 @@ import {
 } from '@thumbnail/jobs';
 import { FsStorage } from '@thumbnail/storage';
 import { startRedisServer, type RunningRedisServer } from '@thumbnail/testing';
-import { ImageProcessor, type Thumbnail } from '@thumbnail/thumbnail-making';
+import { ImageProcessor, type MadeVariants } from '@thumbnail/thumbnail-making';
 import { QueueReconcilerService } from './queue-reconciler.service';
 import { ThumbnailMakerService } from './thumbnail-maker.service';
 
 class UnusedProcessor extends ImageProcessor {
-  override makeThumbnail(): Promise<Thumbnail> {
+  override makeVariants(): Promise<MadeVariants> {
     throw new Error('the reconciler makes no thumbnails');
   }
 }
@@ -92,6 +92,7 @@ describe('QueueReconcilerService and entries that failed without their record', 
       fit: 'cover',
       width: 100,
       height: 100,
+      variants: [{ name: 'default', width: 100, height: 100, fit: 'cover', format: 'png', quality: null, output: null }],
       owner: null,
       requestId: null,
       createdAt: new Date(Date.now() - 60_000),

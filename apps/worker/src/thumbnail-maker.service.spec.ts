@@ -7,19 +7,27 @@ import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Env } from '@thumbnail/config';
-import { createRedisConnection, originalKey, RedisJobStore, thumbnailKey, waitForRedis } from '@thumbnail/jobs';
+import { createRedisConnection, originalKey, RedisJobStore, thumbnailKey, type ThumbnailVariant, waitForRedis } from '@thumbnail/jobs';
 import { FsStorage, StorageUnavailableError } from '@thumbnail/storage';
 import { startRedisServer, type RunningRedisServer } from '@thumbnail/testing';
-import { ImageProcessor, InvalidImageError, type Thumbnail } from '@thumbnail/thumbnail-making';
+import { ImageProcessor, InvalidImageError, type MadeVariants, type VariantPlan } from '@thumbnail/thumbnail-making';
 import { ThumbnailMakerService } from './thumbnail-maker.service';
 
 /** An image processor that answers what the case needs; the port is ours to substitute. */
 class ScriptedProcessor extends ImageProcessor {
-  next: () => Promise<Thumbnail> = async () => ({ data: Buffer.from('png bytes'), width: 100, height: 100 });
-  override makeThumbnail(): Promise<Thumbnail> {
-    return this.next();
+  plans: VariantPlan[][] = [];
+  /** By default, `<format> bytes <index>` for each plan, at the plan's size. */
+  next: (plans: readonly VariantPlan[]) => Promise<MadeVariants> = async (plans) => ({
+    images: plans.map((plan, i) => ({ data: Buffer.from(`${plan.format} bytes ${i}`), format: plan.format, width: plan.width, height: plan.height })),
+    thumbhash: Buffer.from([1, 2, 3, 4]),
+  });
+  override makeVariants(_input: Buffer, plans: readonly VariantPlan[]): Promise<MadeVariants> {
+    this.plans.push([...plans]);
+    return this.next(plans);
   }
 }
+
+const DEFAULT_VARIANT: ThumbnailVariant = { name: 'default', width: 100, height: 100, fit: 'cover', format: 'png', quality: null, output: null };
 
 describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)', () => {
   let redisServer: RunningRedisServer;
@@ -67,7 +75,7 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  async function submittedJob(): Promise<string> {
+  async function submittedJob(variants: ThumbnailVariant[] = [DEFAULT_VARIANT]): Promise<string> {
     const id = randomUUID();
     await storage.put(originalKey(id), Readable.from([Buffer.from('original bytes')]));
     await store.create({
@@ -79,6 +87,7 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
       fit: 'cover',
       width: 100,
       height: 100,
+      variants,
       owner: null,
       requestId: 'req-1',
       createdAt: new Date(),
@@ -94,9 +103,42 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
     const outcome = await maker.make({ jobId: id, requestId: 'req-1' }, { number: 1, allowed: 3 });
     expect(outcome.kind).toBe('complete');
     expect(await store.get(id)).toMatchObject({ status: 'complete', thumbnailKey: thumbnailKey(id), attempts: 1, error: null });
-    expect((await storage.getBuffer(thumbnailKey(id))).toString()).toBe('png bytes');
+    expect((await storage.getBuffer(thumbnailKey(id))).toString()).toBe('png bytes 0');
     expect(await storage.head(originalKey(id))).toBeNull();
     expect(await counted('complete', '')).toBe(1);
+  });
+
+  it('complete with several variants: one call for all, each stored under its key, recorded with its output and the placeholder', async () => {
+    const variants: ThumbnailVariant[] = [
+      { name: 'w640', width: 640, height: 640, fit: 'inside', format: 'webp', quality: 80, output: null },
+      DEFAULT_VARIANT,
+      { name: 'hero', width: 1200, height: 630, fit: 'cover', format: 'jpeg', quality: 70, output: null },
+    ];
+    const id = await submittedJob(variants);
+    processor.next = async (plans) => ({
+      images: plans.map((plan, i) => ({ data: Buffer.from(`image ${i}`.repeat(i + 1)), format: plan.format, width: plan.width - i, height: plan.height })),
+      thumbhash: Buffer.from([9, 8, 7]),
+    });
+    expect((await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 })).kind).toBe('complete');
+    expect(processor.plans).toEqual([variants.map(({ width, height, fit, format, quality }) => ({ width, height, fit, format, quality }))]);
+    const job = await store.get(id);
+    expect(job).toMatchObject({ status: 'complete', thumbnailKey: `thumbnails/${id}.png`, placeholder: { thumbhash: Buffer.from([9, 8, 7]).toString('base64') } });
+    expect(job?.variants.map((variant) => [variant.name, variant.output])).toEqual([
+      ['w640', { width: 640, height: 640, bytes: 7 }],
+      ['default', { width: 99, height: 100, bytes: 14 }],
+      ['hero', { width: 1198, height: 630, bytes: 21 }],
+    ]);
+    expect((await storage.getBuffer(`thumbnails/${id}.w640.webp`)).toString()).toBe('image 0');
+    expect((await storage.getBuffer(`thumbnails/${id}.png`)).toString()).toBe('image 1image 1');
+    expect((await storage.getBuffer(`thumbnails/${id}.hero.jpg`)).length).toBe(21);
+  });
+
+  it('complete without a default variant: the original service’s thumbnail key stays empty', async () => {
+    const id = await submittedJob([{ name: 'small', width: 50, height: 50, fit: 'cover', format: 'avif', quality: 50, output: null }]);
+    expect((await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 })).kind).toBe('complete');
+    expect(await store.get(id)).toMatchObject({ status: 'complete', thumbnailKey: null });
+    expect((await storage.getBuffer(`thumbnails/${id}.small.avif`)).toString()).toBe('avif bytes 0');
+    expect(await storage.head(thumbnailKey(id))).toBeNull();
   });
 
   it('failed without retry: an image at fault is final on the first attempt', async () => {
@@ -167,7 +209,7 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
       let record: unknown;
       processor.next = async () => {
         record = (await takeOver(id)).job;
-        return { data: Buffer.from('late png'), width: 100, height: 100 };
+        return { images: [{ data: Buffer.from('late png'), format: 'png', width: 100, height: 100 }], thumbhash: Buffer.from([1]) };
       };
       const outcome = await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
       expect(outcome).toEqual({ kind: 'skipped', reason: 'superseded' });

@@ -4,16 +4,18 @@ import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import pLimit from 'p-limit';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { APP_CONFIG, type Env } from '@thumbnail/config';
-import { ImageProcessor, ImageRejectedError, type Thumbnail } from '@thumbnail/thumbnail-making';
+import { APP_CONFIG, DEFAULT_PRESET, type Env } from '@thumbnail/config';
+import { ImageProcessor, ImageRejectedError, type MadeVariants } from '@thumbnail/thumbnail-making';
 import {
   announceJobFinished,
   JobStore,
   JobStoreUnavailableError,
-  thumbnailKey,
+  VARIANT_CONTENT_TYPES,
+  variantKey,
   type JobError,
   type ThumbnailJob,
   type ThumbnailJobPayload,
+  type ThumbnailVariant,
 } from '@thumbnail/jobs';
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { REDIS } from '@thumbnail/runtime';
@@ -37,12 +39,13 @@ export type Outcome =
   | { kind: 'skipped'; reason: 'missing' | 'already_finished' | 'superseded' };
 
 /**
- * Makes one thumbnail: marks the job processing, reads the original, runs the image
- * pipeline, writes the thumbnail, marks it complete, deletes the original. Safe to run twice for
- * the same job: the thumbnail key is fixed and status changes are conditional, so a duplicate
- * delivery writes the same object and changes nothing. Each start counts an attempt and every
- * later change names it, so a delivery that outlived its lock (a worker cut off from Redis) and
- * whose job another delivery took over changes nothing when it comes back.
+ * Makes one job's images: marks the job processing, reads the original, runs the image
+ * pipeline once for all its variants, writes each, marks it complete with what was made and the
+ * placeholder, deletes the original. Safe to run twice for the same job: each variant's key is
+ * fixed and status changes are conditional, so a duplicate delivery writes the same objects and
+ * changes nothing. Each start counts an attempt and every later change names it, so a delivery
+ * that outlived its lock (a worker cut off from Redis) and whose job another delivery took over
+ * changes nothing when it comes back.
  */
 @Injectable()
 export class ThumbnailMakerService {
@@ -92,35 +95,42 @@ export class ThumbnailMakerService {
 
     const stopTimer = this.processingSeconds.startTimer();
     try {
-      const thumbnail = await this.imageSlots(() => this.makeImage(job));
-      // The image can take long enough for this delivery to lose its job; then the thumbnail
-      // must not land on the job's key, which another delivery writes or a deletion emptied.
+      const made = await this.imageSlots(() => this.makeImages(job));
+      // The images can take long enough for this delivery to lose its job; then they must not
+      // land on the job's keys, which another delivery writes or a deletion emptied.
       const current = await this.jobStore.get(job.id);
       if (!isAttemptOf(current, job)) return this.superseded(current, log);
-      const key = thumbnailKey(job.id);
-      await this.storage.put(key, Readable.from([thumbnail.data]), { contentType: 'image/png' });
+      const variants = await this.store(job, made);
+      const original = job.variants.find((variant) => variant.name === DEFAULT_PRESET);
       const done = await this.jobStore.transition(job.id, {
         from: ['processing'],
         to: 'complete',
         attempt: job.attempts,
         completedAt: new Date(),
-        thumbnailKey: key,
+        // The original service's field names the default image, when the job made one.
+        ...(original ? { thumbnailKey: variantKey(job.id, original) } : {}),
+        variants,
+        placeholder: { thumbhash: made.thumbhash.toString('base64') },
         error: null,
       });
       if (!done.applied) {
-        // Lost during the write: a deleted job's thumbnail is ours alone to remove; a live job's
-        // is the same object its own delivery writes.
+        // Lost during the writes: a deleted job's images are ours alone to remove; a live job's
+        // are the same objects its own delivery writes.
         if (!done.job) {
-          await this.storage.delete(key).catch((error: unknown) =>
-            log.warn({ key, err: error }, 'Could not delete the thumbnail of a job deleted meanwhile'),
-          );
+          for (const variant of job.variants) {
+            const key = variantKey(job.id, variant);
+            await this.storage.delete(key).catch((error: unknown) =>
+              log.warn({ key, err: error }, 'Could not delete the thumbnail of a job deleted meanwhile'),
+            );
+          }
         }
         return this.superseded(done.job, log);
       }
       this.finished.inc({ outcome: 'complete', code: '' });
       this.announce(job.id);
       await this.discardOriginal(job, log);
-      log.info({ ms: Date.now() - startedAt.getTime(), bytes: thumbnail.data.length }, 'Thumbnail complete');
+      const bytes = made.images.reduce((total, image) => total + image.data.length, 0);
+      log.info({ ms: Date.now() - startedAt.getTime(), variants: variants.length, bytes }, 'Thumbnail complete');
       return { kind: 'complete', job: done.job };
     } catch (error) {
       return await this.handleFailure(job, attempt, error, log);
@@ -156,14 +166,28 @@ export class ThumbnailMakerService {
     return { kind: 'failed', error };
   }
 
-  private async makeImage(job: ThumbnailJob): Promise<Thumbnail> {
+  private async makeImages(job: ThumbnailJob): Promise<MadeVariants> {
     this.inProgress.inc();
     try {
       const original = await this.storage.getBuffer(job.originalKey);
-      return await this.imaging.makeThumbnail(original, { width: job.width, height: job.height, fit: job.fit });
+      const plans = job.variants.map(({ width, height, fit, format, quality }) => ({ width, height, fit, format, quality }));
+      return await this.imaging.makeVariants(original, plans);
     } finally {
       this.inProgress.dec();
     }
+  }
+
+  /** Writes every variant (at once: on S3 each is a round trip) and says what each turned out to be. */
+  private async store(job: ThumbnailJob, made: MadeVariants): Promise<ThumbnailVariant[]> {
+    return Promise.all(
+      job.variants.map(async (variant, i) => {
+        const image = made.images[i];
+        await this.storage.put(variantKey(job.id, variant), Readable.from([image.data]), {
+          contentType: VARIANT_CONTENT_TYPES[variant.format],
+        });
+        return { ...variant, output: { width: image.width, height: image.height, bytes: image.data.length } };
+      }),
+    );
   }
 
   /** This delivery no longer holds its job: it leaves the record, the original and the counts alone. */

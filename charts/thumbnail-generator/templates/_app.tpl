@@ -34,6 +34,8 @@ LOG_LEVEL: config.logLevel
 SHUTDOWN_TIMEOUT_MS: config.shutdownTimeoutMs
 MAX_UPLOAD_BYTES: config.maxUploadBytes
 JOB_RETENTION_DAYS: config.jobRetentionDays
+THUMBNAIL_PRESETS: config.thumbnailPresets
+MAX_VARIANTS_PER_JOB: config.maxVariantsPerJob
 {{- end -}}
 
 {{/*
@@ -102,6 +104,10 @@ LOG_LEVEL: {{ $v.config.logLevel | quote }}
 SHUTDOWN_TIMEOUT_MS: {{ include "thumbnail-generator.envValue" $v.config.shutdownTimeoutMs | quote }}
 MAX_UPLOAD_BYTES: {{ include "thumbnail-generator.envValue" $v.config.maxUploadBytes | quote }}
 JOB_RETENTION_DAYS: {{ include "thumbnail-generator.envValue" $v.config.jobRetentionDays | quote }}
+MAX_VARIANTS_PER_JOB: {{ include "thumbnail-generator.envValue" $v.config.maxVariantsPerJob | quote }}
+{{- with $v.config.thumbnailPresets }}
+THUMBNAIL_PRESETS: {{ toJson . | quote }}
+{{- end }}
 JOB_STORE: {{ $v.jobStore | quote }}
 STORAGE_DRIVER: {{ $v.storage.driver | quote }}
 {{- if eq $v.storage.driver "s3" }}

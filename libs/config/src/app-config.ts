@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { MAX_PRESETS, presetsVariable } from './thumbnail-presets';
 
 const MIB = 1024 * 1024;
 
@@ -93,6 +94,8 @@ const common = z.object({
   KEEP_ORIGINALS: flag(false),
 
   THUMBNAIL_SIZE: integer(100, 1, 4096),
+  THUMBNAIL_PRESETS: presetsVariable,
+  MAX_VARIANTS_PER_JOB: integer(4, 1, MAX_PRESETS),
   MAX_UPLOAD_BYTES: integer(20 * MIB, 1, 1024 * MIB),
   // Disk space uploads may not use (STORAGE_DRIVER=fs): kept for thumbnails, Redis and logs.
   MIN_FREE_STORAGE_BYTES: integer(1024 * MIB, 0),

@@ -18,8 +18,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Env {
     result.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? 'environment');
       const received = source[variable];
+      // A JSON variable (THUMBNAIL_PRESETS) says where inside it the problem is.
+      const inside = issue.path.length > 1 ? `${issue.path.slice(1).map(String).join('.')}: ` : '';
       const shown = received === undefined ? '' : ` (got "${received.slice(0, 80)}")`;
-      return { variable, message: `${issue.message}${shown}` };
+      return { variable, message: `${inside}${issue.message}${shown}` };
     }),
   );
 }

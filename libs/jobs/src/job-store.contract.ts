@@ -2,14 +2,27 @@ import { randomUUID } from 'node:crypto';
 import type { JobStore } from './job-store';
 import { DuplicateJobError, InvalidCursorError } from './job-store';
 import { originalKey } from './storage-keys';
-import type { NewThumbnailJob } from './thumbnail-job';
+import type { NewThumbnailJob, ThumbnailVariant } from './thumbnail-job';
 
 export interface JobStoreFixture {
   store: JobStore;
   /** Removes every record, between cases. */
   reset(): Promise<void>;
   teardown(): Promise<void>;
+  /** Takes from a stored record the fields versions before variants did not write (variants, placeholder). */
+  dropVariantFields(id: string): Promise<void>;
 }
+
+/** The `default` variant of a job not yet made. */
+export const DEFAULT_VARIANT: ThumbnailVariant = {
+  name: 'default',
+  width: 100,
+  height: 100,
+  fit: 'cover',
+  format: 'png',
+  quality: null,
+  output: null,
+};
 
 export function newJob(overrides: Partial<NewThumbnailJob> = {}): NewThumbnailJob {
   const id = overrides.id ?? randomUUID();
@@ -22,6 +35,7 @@ export function newJob(overrides: Partial<NewThumbnailJob> = {}): NewThumbnailJo
     fit: 'cover',
     width: 100,
     height: 100,
+    variants: [DEFAULT_VARIANT],
     owner: null,
     requestId: 'req-1',
     createdAt: new Date(),
@@ -73,7 +87,53 @@ export function describeJobStoreContract(
         completedAt: null,
         attempts: 0,
         error: null,
+        placeholder: null,
       });
+    });
+
+    it('keeps the variants a job was asked for, in order, and records what was made and the placeholder', async () => {
+      const variants: ThumbnailVariant[] = [
+        { name: 'w640', width: 640, height: 640, fit: 'inside', format: 'webp', quality: 80, output: null },
+        { ...DEFAULT_VARIANT, fit: 'contain' },
+        { name: 'hero', width: 1200, height: 630, fit: 'cover', format: 'jpeg', quality: 70, output: null },
+        { name: 'a', width: 1, height: 4096, fit: 'fill', format: 'avif', quality: 1, output: null },
+      ];
+      const input = newJob({ variants, fit: 'contain' });
+      await store.create(input);
+      expect((await store.get(input.id))?.variants).toEqual(variants);
+      expect((await store.list({ limit: 1 })).items[0].variants).toEqual(variants);
+
+      await store.transition(input.id, { from: ['waiting'], to: 'processing', incrementAttempts: true });
+      const made = variants.map((variant, i) => ({ ...variant, output: { width: 640 - i, height: 427 + i, bytes: 1000 * (i + 1) } }));
+      const placeholder = { thumbhash: 'HBkSHYSIeHiPiHh8eJd4eTN0EEQG' };
+      const done = await store.transition(input.id, {
+        from: ['processing'],
+        to: 'complete',
+        completedAt: new Date(),
+        thumbnailKey: `thumbnails/${input.id}.png`,
+        variants: made,
+        placeholder,
+        error: null,
+      });
+      expect(done.job).toMatchObject({ variants: made, placeholder });
+      expect(await store.get(input.id)).toMatchObject({ status: 'complete', variants: made, placeholder });
+      expect((await store.expiredJobs(new Date(Date.now() + 60_000), 10))[0]).toMatchObject({ variants: made, placeholder });
+    });
+
+    it('reads a record written before variants as one default PNG, made if the job completed', async () => {
+      const waiting = newJob({ fit: 'fill', width: 128, height: 128 });
+      const complete = newJob({ width: 64, height: 64 });
+      for (const job of [waiting, complete]) await store.create(job);
+      await store.transition(complete.id, { from: ['waiting'], to: 'complete', thumbnailKey: `thumbnails/${complete.id}.png` });
+      for (const job of [waiting, complete]) await fixture.dropVariantFields(job.id);
+
+      expect(await store.get(waiting.id)).toMatchObject({
+        placeholder: null,
+        variants: [{ name: 'default', width: 128, height: 128, fit: 'fill', format: 'png', quality: null, output: null }],
+      });
+      expect((await store.get(complete.id))?.variants).toEqual([
+        { name: 'default', width: 64, height: 64, fit: 'cover', format: 'png', quality: null, output: { width: 64, height: 64, bytes: null } },
+      ]);
     });
 
     it('refuses a second job with the same id and keeps the first', async () => {

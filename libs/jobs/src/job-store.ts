@@ -1,5 +1,5 @@
 import type { JobStatus } from './job-status';
-import type { JobError, NewThumbnailJob, ThumbnailJob } from './thumbnail-job';
+import type { JobError, JobPlaceholder, NewThumbnailJob, ThumbnailJob, ThumbnailVariant } from './thumbnail-job';
 
 export interface JobListQuery {
   /** 1..500 */
@@ -27,6 +27,9 @@ export interface JobTransition {
   startedAt?: Date;
   completedAt?: Date;
   thumbnailKey?: string;
+  /** Replaces the job's variants (the worker records what it made). */
+  variants?: ThumbnailVariant[];
+  placeholder?: JobPlaceholder | null;
   /** `null` clears a previous attempt's error. */
   error?: JobError | null;
   incrementAttempts?: boolean;

@@ -36,6 +36,7 @@ function describeMongoJobStore(server: Server, url: () => string): void {
       return {
         store,
         reset: async () => void (await records(store).deleteMany({})),
+        dropVariantFields: async (id) => void (await records(store).updateOne({ _id: id }, { $unset: { variants: '', placeholder: '' } })),
         teardown: () => dropAndClose(store),
       };
     },

@@ -1,4 +1,5 @@
 import mongoose, { type Connection, type Model, type QueryFilter, Schema } from 'mongoose';
+import { PRESET_FITS, PRESET_FORMATS } from '@thumbnail/config';
 import { isJobStatus, JOB_STATUSES } from './job-status';
 import {
   DuplicateJobError,
@@ -10,7 +11,17 @@ import {
   type TransitionResult,
 } from './job-store';
 import { decodeCursor, encodeCursor } from './job-cursor';
-import { type JobError, type NewThumbnailJob, THUMBNAIL_FITS, type ThumbnailJob, waitingJob } from './thumbnail-job';
+import {
+  type JobError,
+  type JobPlaceholder,
+  legacyVariants,
+  type NewThumbnailJob,
+  THUMBNAIL_FITS,
+  type ThumbnailJob,
+  type ThumbnailVariant,
+  type VariantOutput,
+  waitingJob,
+} from './thumbnail-job';
 
 /*
  * One document per job in `thumbnail_jobs`, `_id` = the job id. The compound indexes all end in
@@ -35,6 +46,23 @@ function jobSchema(): Schema<JobDocument> {
     { code: { type: String, required: true }, message: { type: String, required: true } },
     { _id: false, versionKey: false, strict: true },
   );
+  const outputSchema = new Schema<VariantOutput>(
+    { width: { type: Number, required: true }, height: { type: Number, required: true }, bytes: { type: Number, default: null } },
+    { _id: false, versionKey: false, strict: true },
+  );
+  const variantSchema = new Schema<ThumbnailVariant>(
+    {
+      name: { type: String, required: true },
+      width: { type: Number, required: true },
+      height: { type: Number, required: true },
+      fit: { type: String, enum: PRESET_FITS, required: true },
+      format: { type: String, enum: PRESET_FORMATS, required: true },
+      quality: { type: Number, default: null },
+      output: { type: outputSchema, default: null },
+    },
+    { _id: false, versionKey: false, strict: true },
+  );
+  const placeholderSchema = new Schema<JobPlaceholder>({ thumbhash: { type: String, required: true } }, { _id: false, versionKey: false, strict: true });
   const schema = new Schema<JobDocument>(
     {
       _id: { type: String, required: true },
@@ -47,6 +75,9 @@ function jobSchema(): Schema<JobDocument> {
       fit: { type: String, enum: THUMBNAIL_FITS, required: true },
       width: { type: Number, required: true },
       height: { type: Number, required: true },
+      // Absent on records from before variants (read as their one default PNG).
+      variants: { type: [variantSchema], default: undefined },
+      placeholder: { type: placeholderSchema, default: null },
       owner: { type: String, default: null },
       requestId: { type: String, default: null },
       createdAt: { type: Date, required: true },
@@ -153,6 +184,8 @@ export class MongoJobStore extends JobStore {
     if (change.startedAt) set.startedAt = change.startedAt;
     if (change.completedAt) set.completedAt = change.completedAt;
     if (change.thumbnailKey !== undefined) set.thumbnailKey = change.thumbnailKey;
+    if (change.variants !== undefined) set.variants = change.variants;
+    if (change.placeholder !== undefined) set.placeholder = change.placeholder;
     if (change.error !== undefined) set.error = change.error;
     const update = { $set: set, ...(change.incrementAttempts ? { $inc: { attempts: 1 } } : {}) };
     // One atomic step on MongoDB: the status check and the write cannot interleave with another
@@ -276,6 +309,8 @@ function fromDocument(doc: JobDocument): ThumbnailJob {
     fit: doc.fit,
     width: doc.width,
     height: doc.height,
+    variants: doc.variants?.length ? doc.variants.map(fromVariantDocument) : legacyVariants({ ...doc, thumbnailKey: doc.thumbnailKey ?? null }),
+    placeholder: doc.placeholder ? { thumbhash: doc.placeholder.thumbhash } : null,
     owner: doc.owner ?? null,
     requestId: doc.requestId ?? null,
     createdAt: doc.createdAt,
@@ -283,5 +318,18 @@ function fromDocument(doc: JobDocument): ThumbnailJob {
     completedAt: doc.completedAt ?? null,
     attempts: doc.attempts ?? 0,
     error: doc.error ? { code: doc.error.code, message: doc.error.message } : null,
+  };
+}
+
+function fromVariantDocument(variant: ThumbnailVariant): ThumbnailVariant {
+  const { name, width, height, fit, format, quality, output } = variant;
+  return {
+    name,
+    width,
+    height,
+    fit,
+    format,
+    quality: quality ?? null,
+    output: output ? { width: output.width, height: output.height, bytes: output.bytes ?? null } : null,
   };
 }

@@ -12,6 +12,7 @@ describeJobStoreContract('redis', async () => {
   return {
     store: new RedisJobStore(redis),
     reset: async () => void (await redis.flushdb()),
+    dropVariantFields: async (id) => void (await redis.hdel(`tg:job:${id}`, 'variants', 'thumbhash')),
     teardown: async () => {
       redis.disconnect();
       await server.destroy();

@@ -10,11 +10,12 @@ import {
   type TransitionResult,
 } from './job-store';
 import { decodeCursor, encodeCursor, type ListPosition, positionKey } from './job-cursor';
-import { type NewThumbnailJob, type ThumbnailFit, type ThumbnailJob, waitingJob } from './thumbnail-job';
+import { legacyVariants, type NewThumbnailJob, type ThumbnailFit, type ThumbnailJob, type ThumbnailVariant, waitingJob } from './thumbnail-job';
 
 /*
  * Layout (prefix `tg:`):
- *   tg:job:<id>                 hash, one field per attribute (dates as epoch ms, '' for null)
+ *   tg:job:<id>                 hash, one field per attribute (dates as epoch ms, '' for null;
+ *                               `variants` as JSON, absent on records from before variants)
  *   tg:idx:all, tg:idx:status:<s>, tg:idx:owner:<o>, tg:idx:owner:<o>:status:<s>
  *                               sorted sets, every score 0, member "<createdAt ms, 13 digits>:<id>"
  * Equal scores make Redis order members lexically, so ZREVRANGEBYLEX gives newest first with
@@ -154,6 +155,8 @@ export class RedisJobStore extends JobStore {
     if (change.startedAt) set.push('startedAt', String(change.startedAt.getTime()));
     if (change.completedAt) set.push('completedAt', String(change.completedAt.getTime()));
     if (change.thumbnailKey !== undefined) set.push('thumbnailKey', change.thumbnailKey);
+    if (change.variants !== undefined) set.push('variants', JSON.stringify(change.variants));
+    if (change.placeholder !== undefined) set.push('thumbhash', change.placeholder?.thumbhash ?? '');
     if (change.error !== undefined) {
       set.push('errorCode', change.error?.code ?? '', 'errorMessage', change.error?.message ?? '');
     }
@@ -255,6 +258,8 @@ function toFields(job: ThumbnailJob): string[] {
     'fit', job.fit,
     'width', String(job.width),
     'height', String(job.height),
+    'variants', JSON.stringify(job.variants),
+    'thumbhash', job.placeholder?.thumbhash ?? '',
     'owner', job.owner ?? '',
     'requestId', job.requestId ?? '',
     'createdAt', String(job.createdAt.getTime()),
@@ -270,17 +275,23 @@ function fromFields(f: Record<string, string>): ThumbnailJob {
   const status = f['status'];
   if (!isJobStatus(status)) throw new Error(`Corrupt job record ${f['id']}: status "${status}"`);
   const date = (v: string | undefined) => (v ? new Date(Number(v)) : null);
+  const fit = (f['fit'] || 'cover') as ThumbnailFit;
+  const width = Number(f['width']);
+  const height = Number(f['height']);
+  const thumbnailKey = f['thumbnailKey'] || null;
   return {
     id: f['id'],
     status: status as JobStatus,
     originalFilename: f['originalFilename'] ?? '',
     originalKey: f['originalKey'],
-    thumbnailKey: f['thumbnailKey'] || null,
+    thumbnailKey,
     contentType: f['contentType'] ?? '',
     bytes: Number(f['bytes'] ?? 0),
-    fit: (f['fit'] || 'cover') as ThumbnailFit,
-    width: Number(f['width']),
-    height: Number(f['height']),
+    fit,
+    width,
+    height,
+    variants: f['variants'] ? parseVariants(f['id'], f['variants']) : legacyVariants({ fit, width, height, thumbnailKey }),
+    placeholder: f['thumbhash'] ? { thumbhash: f['thumbhash'] } : null,
     owner: f['owner'] || null,
     requestId: f['requestId'] || null,
     createdAt: new Date(Number(f['createdAt'])),
@@ -289,6 +300,12 @@ function fromFields(f: Record<string, string>): ThumbnailJob {
     attempts: Number(f['attempts'] ?? 0),
     error: f['errorCode'] ? { code: f['errorCode'], message: f['errorMessage'] ?? '' } : null,
   };
+}
+
+function parseVariants(id: string, json: string): ThumbnailVariant[] {
+  const variants: unknown = JSON.parse(json);
+  if (!Array.isArray(variants) || variants.length === 0) throw new Error(`Corrupt job record ${id}: variants ${json.slice(0, 80)}`);
+  return variants as ThumbnailVariant[];
 }
 
 function pairsToObject(pairs: string[]): Record<string, string> {

@@ -91,6 +91,20 @@ export function jpegWithOrientation(n: number): Promise<Buffer> {
   return fromRaw(pixels, storedWidth, storedHeight, 3).withMetadata({ orientation: n }).jpeg({ quality: 95 }).toBuffer();
 }
 
+/**
+ * A `width` x `height` picture of the four `ORIENTATION_UPRIGHT` quadrants (red top left, green
+ * top right, blue bottom left, white bottom right), as a PNG or a JPEG: any crop, scale or
+ * re-encoding keeps them apart, so a test can tell that an output shows this image.
+ */
+export function quadrants(width: number, height: number, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
+  const pixels = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) pixels.set(quadrantColour(x < width / 2, y < height / 2), (y * width + x) * 3);
+  }
+  const image = fromRaw(pixels, width, height, 3);
+  return (format === 'png' ? image.png() : image.jpeg({ quality: 90 })).toBuffer();
+}
+
 function quadrantColour(left: boolean, top: boolean): Rgb {
   if (top) return left ? ORIENTATION_UPRIGHT.topLeft : ORIENTATION_UPRIGHT.topRight;
   return left ? ORIENTATION_UPRIGHT.bottomLeft : ORIENTATION_UPRIGHT.bottomRight;

@@ -114,12 +114,19 @@ function formatName(format: string): string {
   return format === 'heif' ? 'AVIF' : format.toUpperCase();
 }
 
+/** What one image slot is sized for: the pixel limit, and the largest image a job asks for. */
+export interface ImageSlot {
+  limitInputPixels: number;
+  largestImage: { width: number; height: number };
+}
+
 /**
  * Why this image is not made, or null when it fits: more pixels than `limitInputPixels`, a side
  * over MAX_IMAGE_SIDE, or more memory than one image slot has. Decided from the header, before
  * any pixel is decoded; the same image is refused the same way every time.
  */
-export function oversizedImageRefusal(facts: DecodeFacts, work: DecodeWork, limitInputPixels: number): ImageTooLargeError | null {
+export function oversizedImageRefusal(facts: DecodeFacts, work: DecodeWork, slot: ImageSlot): ImageTooLargeError | null {
+  const { limitInputPixels } = slot;
   const size = `${facts.width}x${facts.height}`;
   if (facts.width * facts.height > limitInputPixels) {
     return new ImageTooLargeError(`The image has ${size} pixels, more than the limit of ${limitInputPixels} pixels.`);
@@ -128,7 +135,7 @@ export function oversizedImageRefusal(facts: DecodeFacts, work: DecodeWork, limi
     return new ImageTooLargeError(`The image is ${size} pixels; no side may be longer than ${MAX_IMAGE_SIDE} pixels.`);
   }
   const needed = decodeMemoryBytes(facts, work);
-  const budget = imageSlotBytes(limitInputPixels, work);
+  const budget = imageSlotBytes(limitInputPixels, slot.largestImage);
   if (needed <= budget) return null;
   const kind = `${facts.bitsPerSample}-bit, ${facts.channels} channel${facts.channels === 1 ? '' : 's'}${facts.progressive ? ', interlaced' : ''}`;
   return new ImageTooLargeError(

@@ -14,9 +14,11 @@ import {
   ImageProcessor,
   ImageRejectedError,
   ImageTooLargeError,
+  type MadeVariants,
   type Thumbnail,
   type ThumbnailFit,
   type ThumbnailPlan,
+  type VariantPlan,
 } from './index';
 import { SharpImageProcessor } from './image-processor';
 import { SmallPngProcessor } from './small-png-processor';
@@ -36,9 +38,9 @@ class CountingSharp extends ImageProcessor {
   calls = 0;
   private readonly sharp = new SharpImageProcessor({ limitInputPixels: LIMIT, timeoutSeconds: 30 });
 
-  override makeThumbnail(input: Buffer, plan: ThumbnailPlan): Promise<Thumbnail> {
+  override makeVariants(input: Buffer, plans: readonly VariantPlan[]): Promise<MadeVariants> {
     this.calls++;
-    return this.sharp.makeThumbnail(input, plan);
+    return this.sharp.makeVariants(input, plans);
   }
 }
 

@@ -4,9 +4,10 @@ import { coverCropBeforeResize } from './cover-crop';
 import { type DecodeFacts, oversizedImageRefusal } from './decode-memory';
 import { type EmbeddedColourProfile, readEmbeddedColourProfile } from './embedded-colour-profile';
 import { ImageRejectedError, ImageTimeoutError, ImageTooLargeError, InvalidImageError } from './image-errors';
-import { ImageProcessor, type Thumbnail } from './image-processor.port';
+import { type EncodedImage, ImageProcessor, type MadeVariants, requireInteger, requireValidPlans } from './image-processor.port';
+import { thumbHashOf } from './placeholder';
 import { isSrgbIccProfile } from './srgb-icc-profile';
-import type { ThumbnailPlan } from './thumbnail-plan';
+import { sharedDecodeScale, type ThumbnailPlan, type VariantPlan } from './thumbnail-plan';
 
 export interface SharpImageProcessorOptions {
   /** Refuse images with more pixels (width x height) than this, before decoding them. */
@@ -52,9 +53,11 @@ const FIT: Record<ThumbnailPlan['fit'], keyof FitEnum> = {
   cover: 'cover',
   contain: 'contain',
   fill: 'fill',
+  inside: 'inside',
 };
 
 const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
+const WHITE = { r: 255, g: 255, b: 255 };
 
 let untrustedInputPolicyApplied = false;
 
@@ -80,7 +83,13 @@ interface ColourHandling {
   p3ToSrgb: boolean;
 }
 
-/** The one place that runs sharp: untrusted image bytes in, an sRGB PNG thumbnail out. */
+/** The image decoded once, scaled down as far as every variant allows, in sRGB. */
+interface DecodedImage {
+  data: Buffer;
+  raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 };
+}
+
+/** The one place that runs sharp: untrusted image bytes in, sRGB variants and a placeholder out. */
 export class SharpImageProcessor extends ImageProcessor {
   private readonly inputOptions: SharpOptions;
   private readonly timeoutSeconds: number;
@@ -109,34 +118,49 @@ export class SharpImageProcessor extends ImageProcessor {
     };
   }
 
-  /** Anything that is not the image's fault (out of memory, a bad plan) propagates as it is. */
-  override async makeThumbnail(input: Buffer, plan: ThumbnailPlan): Promise<Thumbnail> {
-    requireInteger('plan.width', plan.width, 1, 0x3fff);
-    requireInteger('plan.height', plan.height, 1, 0x3fff);
+  /**
+   * Decodes once, to raw sRGB pixels already scaled down as far as the largest variant allows
+   * (so JPEG and WebP still shrink while decoding), then scales and encodes each variant from
+   * those pixels, one after another, and hashes them for the placeholder. The time limit holds
+   * for the whole set. Anything that is not the image's fault (out of memory, a bad plan)
+   * propagates as it is.
+   */
+  override async makeVariants(input: Buffer, plans: readonly VariantPlan[]): Promise<MadeVariants> {
+    requireValidPlans(plans);
+    const deadline = Date.now() + this.timeoutSeconds * 1000;
     // sniffImageType only routes here; libvips' allowlist decides what is decoded.
     const format = sniffImageType(input)?.format;
     const refusal = format && REFUSED_FORMATS[format];
     if (refusal) throw new InvalidImageError(refusal);
     try {
-      // A header read: what decoding will cost is known before any pixel is decoded.
-      const metadata = await sharp(input, this.inputOptions).metadata();
-      const crop = coverCropBeforeResize(metadata.autoOrient.width, metadata.autoOrient.height, plan);
-      const refusal = oversizedImageRefusal(decodeFacts(metadata), { ...plan, cropsFirst: crop !== null }, this.limitInputPixels);
-      if (refusal) throw refusal;
-      const colour = await this.colourHandling(input, format, metadata);
-      let pipeline = sharp(input, { ...this.inputOptions, ignoreIcc: colour.ignoreIcc }).timeout({ seconds: this.timeoutSeconds });
-      // Resizing straight after load lets libvips shrink JPEG and WebP while decoding them.
-      pipeline = crop
-        ? pipeline.extract(crop).resize(plan.width, plan.height, { fit: 'fill' })
-        : pipeline.resize(plan.width, plan.height, { fit: FIT[plan.fit], position: 'centre', background: TRANSPARENT });
-      if (plan.fit === 'contain') pipeline = pipeline.ensureAlpha();
-      if (colour.p3ToSrgb) pipeline = pipeline.withIccProfile('srgb', { attach: false });
-      // sharp keeps no metadata unless told to: the PNG carries no EXIF, ICC or XMP.
-      const { data, info } = await pipeline.toColourspace('srgb').png().toBuffer({ resolveWithObject: true });
-      return { data, width: info.width, height: info.height };
+      const decoded = await this.decode(input, format, plans, deadline);
+      const images: EncodedImage[] = [];
+      for (const plan of plans) images.push(await encode(decoded, plan, deadline));
+      return { images, thumbhash: thumbHashOf({ data: decoded.data, ...decoded.raw }) };
     } catch (error) {
       throw classifyDecodeError(error);
     }
+  }
+
+  private async decode(input: Buffer, format: ImageFormat | undefined, plans: readonly VariantPlan[], deadline: number): Promise<DecodedImage> {
+    // A header read: what decoding will cost is known before any pixel is decoded.
+    const metadata = await sharp(input, this.inputOptions).metadata();
+    const { width, height } = metadata.autoOrient;
+    const scale = sharedDecodeScale(plans, width, height);
+    const scaled = scale < 1 ? { width: Math.ceil(width * scale), height: Math.ceil(height * scale) } : { width, height };
+    // Without a resize, sharp turns a rotated image whole, as it does before a crop.
+    const refusal = oversizedImageRefusal(decodeFacts(metadata), { ...scaled, cropsFirst: scale >= 1 }, {
+      limitInputPixels: this.limitInputPixels,
+      largestImage: largestPlan(plans),
+    });
+    if (refusal) throw refusal;
+    const colour = await this.colourHandling(input, format, metadata);
+    let pipeline = sharp(input, { ...this.inputOptions, ignoreIcc: colour.ignoreIcc }).timeout({ seconds: secondsLeft(deadline) });
+    // Resizing straight after load lets libvips shrink JPEG and WebP while decoding them.
+    if (scale < 1) pipeline = pipeline.resize(scaled.width, scaled.height, { fit: 'fill' });
+    if (colour.p3ToSrgb) pipeline = pipeline.withIccProfile('srgb', { attach: false });
+    const { data, info } = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return { data, raw: { width: info.width, height: info.height, channels: info.channels } };
   }
 
   /**
@@ -174,6 +198,53 @@ function decodeFacts(metadata: Metadata): DecodeFacts {
   };
 }
 
+/** One variant from the decoded pixels: sharp keeps no metadata unless told to. */
+async function encode(decoded: DecodedImage, plan: VariantPlan, deadline: number): Promise<EncodedImage> {
+  const opaque = plan.format === 'jpeg';
+  let pipeline = sharp(decoded.data, { raw: decoded.raw }).timeout({ seconds: secondsLeft(deadline) });
+  const crop = coverCropBeforeResize(decoded.raw.width, decoded.raw.height, plan);
+  pipeline = crop
+    ? pipeline.extract(crop).resize(plan.width, plan.height, { fit: 'fill' })
+    : pipeline.resize(plan.width, plan.height, {
+        fit: FIT[plan.fit],
+        position: 'centre',
+        // sharp flattens before it pads, whatever the call order: JPEG's padding is white itself.
+        background: opaque ? WHITE : TRANSPARENT,
+        withoutEnlargement: plan.fit === 'inside',
+      });
+  if (plan.fit === 'contain' && !opaque) pipeline = pipeline.ensureAlpha();
+  switch (plan.format) {
+    case 'png':
+      pipeline = pipeline.png();
+      break;
+    case 'webp':
+      // libwebp's method 2 instead of sharp's 4: half the CPU for the same size and quality on
+      // thumbnail-sized photos (bench/README.md).
+      pipeline = pipeline.webp({ quality: plan.quality ?? undefined, effort: 2 });
+      break;
+    case 'avif':
+      pipeline = pipeline.avif({ quality: plan.quality ?? undefined });
+      break;
+    case 'jpeg':
+      pipeline = pipeline.flatten({ background: WHITE }).jpeg({ quality: plan.quality ?? undefined });
+      break;
+  }
+  const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
+  return { data, format: plan.format, width: info.width, height: info.height };
+}
+
+/** The variant with the most pixels: what the job's image slot is sized by. */
+function largestPlan(plans: readonly VariantPlan[]): { width: number; height: number } {
+  return plans.reduce((largest, plan) => (plan.width * plan.height > largest.width * largest.height ? plan : largest));
+}
+
+/** What is left of the job's time limit, as sharp takes it (whole seconds, 0 meaning none). */
+function secondsLeft(deadline: number): number {
+  const left = deadline - Date.now();
+  if (left <= 0) throw new ImageTimeoutError();
+  return Math.ceil(left / 1000);
+}
+
 /**
  * Turns what sharp/libvips threw into our outcome when the image is at fault, or returns the
  * error untouched when it is not. The libvips text (file offsets, library names) goes to
@@ -208,10 +279,4 @@ export function classifyDecodeError(error: unknown): unknown {
     );
   }
   return new InvalidImageError('The image is corrupt or truncated and cannot be decoded.', { cause: error });
-}
-
-function requireInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max} (got ${value})`);
-  }
 }

@@ -1,7 +1,7 @@
 // What the worker needs to make a thumbnail. The image libraries (sharp, @napi-rs/image) are
 // loaded here and nowhere else; lint keeps the API and the shared libraries from importing this.
-export { ImageProcessor, type Thumbnail } from './image-processor.port';
-export type { ThumbnailFit, ThumbnailPlan } from './thumbnail-plan';
+export { ImageProcessor, MAX_PLANS, type EncodedImage, type MadeVariants, type Thumbnail } from './image-processor.port';
+export type { OutputFormat, ThumbnailFit, ThumbnailPlan, VariantPlan } from './thumbnail-plan';
 export {
   ImageRejectedError,
   ImageTimeoutError,

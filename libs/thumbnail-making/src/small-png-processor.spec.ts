@@ -1,4 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
+import { thumbHashToApproximateAspectRatio, thumbHashToAverageRGBA } from 'thumbhash';
 import {
   mulberry32,
   pngChunks,
@@ -8,7 +9,7 @@ import {
   withFixedPngCrcs,
   withPngChunkAfterIhdr,
 } from '@thumbnail/testing';
-import { ImageProcessor, InvalidImageError, type Thumbnail, type ThumbnailPlan } from './index';
+import { ImageProcessor, InvalidImageError, type MadeVariants, type Thumbnail, type ThumbnailPlan, type VariantPlan } from './index';
 import { SharpImageProcessor } from './image-processor';
 import { hasIntactChunks, readSmallPlainPng, SMALL_PNG_MAX_PIXELS, SmallPngProcessor } from './small-png-processor';
 
@@ -17,9 +18,9 @@ class CountingProcessor extends ImageProcessor {
   calls = 0;
   private readonly sharp = new SharpImageProcessor({ limitInputPixels: 40_000_000, timeoutSeconds: 10 });
 
-  override makeThumbnail(input: Buffer, plan: ThumbnailPlan): Promise<Thumbnail> {
+  override makeVariants(input: Buffer, plans: readonly VariantPlan[]): Promise<MadeVariants> {
     this.calls++;
-    return this.sharp.makeThumbnail(input, plan);
+    return this.sharp.makeVariants(input, plans);
   }
 }
 
@@ -93,6 +94,32 @@ describe('SmallPngProcessor', () => {
     // Rounding in the premultiplied resample moves a channel by a step or two, no more.
     at(10, 50).forEach((value, channel) => expect(Math.abs(value - [230, 30, 20][channel])).toBeLessThanOrEqual(2));
     at(90, 50).forEach((value, channel) => expect(Math.abs(value - [20, 40, 220][channel])).toBeLessThanOrEqual(2));
+  });
+
+  it('makes several PNG variants from one decode, each as sharp would, and a placeholder like sharp’s', async () => {
+    const input = await rgbaPng(300, 120);
+    const plans: VariantPlan[] = [
+      { width: 100, height: 100, fit: 'cover', format: 'png', quality: null },
+      { width: 64, height: 32, fit: 'fill', format: 'png', quality: null },
+      { width: 200, height: 80, fit: 'cover', format: 'png', quality: null },
+    ];
+    const made = await processor.makeVariants(input, plans);
+    expect(general.calls).toBe(0);
+    const bySharp = await reference.makeVariants(input, plans);
+    expect(made.images.map(({ format, width, height }) => [format, width, height])).toEqual(plans.map((plan) => ['png', plan.width, plan.height]));
+    for (const [i, image] of made.images.entries()) expect(await meanDifference(image.data, bySharp.images[i].data)).toBeLessThan(2);
+    const [ours, sharps] = [made.thumbhash, bySharp.thumbhash].map(thumbHashToAverageRGBA);
+    for (const channel of ['r', 'g', 'b', 'a'] as const) expect(Math.abs(ours[channel] - sharps[channel])).toBeLessThan(0.03);
+    expect(thumbHashToApproximateAspectRatio(made.thumbhash)).toBeGreaterThan(1.5);
+  });
+
+  it.each([
+    ['another format', { width: 100, height: 100, fit: 'cover', format: 'webp', quality: 80 }],
+    ['fit inside', { width: 100, height: 100, fit: 'inside', format: 'png', quality: null }],
+  ] as [string, VariantPlan][])('hands a set with %s to sharp, whole', async (_name, other) => {
+    const made = await processor.makeVariants(await rgbaPng(300, 120), [{ width: 100, height: 100, fit: 'cover', format: 'png', quality: null }, other]);
+    expect(general.calls).toBe(1);
+    expect(made.images.map((image) => image.format)).toEqual(['png', other.format]);
   });
 
   it('takes a PNG whose embedded profile is sRGB', async () => {

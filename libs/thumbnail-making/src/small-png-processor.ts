@@ -1,9 +1,10 @@
 import { CompressionType, FastResizeFilter, FilterType, ResizeFit, Transformer } from '@napi-rs/image';
 import { profileOfIccpChunk } from './embedded-colour-profile';
-import { ImageProcessor, type Thumbnail } from './image-processor.port';
+import { type EncodedImage, ImageProcessor, type MadeVariants, requireValidPlans } from './image-processor.port';
+import { thumbHashOf } from './placeholder';
 import { PNG_SIGNATURE, pngChunks } from './png-chunks';
 import { isSrgbIccProfile } from './srgb-icc-profile';
-import type { ThumbnailPlan } from './thumbnail-plan';
+import type { ThumbnailPlan, VariantPlan } from './thumbnail-plan';
 
 /**
  * Largest input the fast path takes: above about this size sharp is the faster of the two
@@ -20,12 +21,12 @@ const COLOUR_TYPE_RGBA = 6;
  * Paeth unfilter in the bundled libpng, per-pipeline setup, float alpha premultiplication; see
  * bench/upstream/png-decode.md), and the Rust `png` crate with fast_image_resize does the same
  * thumbnail in about a third of the CPU. Everything else goes to `general` (sharp), which
- * stays the engine for JPEG, WebP, large images and colour management.
+ * stays the engine for JPEG, WebP, large images, colour management and the other formats.
  *
  * Only inputs whose result is the same as sharp's are taken: 8-bit RGBA, not interlaced, no
- * colour profile other than sRGB, no EXIF (PNG orientation), not animated, cover or fill, a
- * shape close enough to the box's that resizing builds nothing large, whole chunks with valid
- * CRCs. Any error here, including on corrupt data, hands the input to
+ * colour profile other than sRGB, no EXIF (PNG orientation), not animated, every variant a PNG
+ * with cover or fill, a shape close enough to each box's that resizing builds nothing large,
+ * whole chunks with valid CRCs. Any error here, including on corrupt data, hands the input to
  * `general`, so refusals keep sharp's codes and wording (hasIntactChunks says what differs).
  */
 export class SmallPngProcessor extends ImageProcessor {
@@ -40,38 +41,51 @@ export class SmallPngProcessor extends ImageProcessor {
     super();
   }
 
-  override async makeThumbnail(input: Buffer, plan: ThumbnailPlan): Promise<Thumbnail> {
-    const png = plan.fit === 'contain' ? null : readSmallPlainPng(input);
-    if (png && resizeStaysSmall(png, plan) && hasIntactChunks(input)) {
+  override async makeVariants(input: Buffer, plans: readonly VariantPlan[]): Promise<MadeVariants> {
+    requireValidPlans(plans);
+    const png = plans.every(isFastPathPlan) ? readSmallPlainPng(input) : null;
+    if (png && plans.every((plan) => resizeStaysSmall(png, plan)) && hasIntactChunks(input)) {
       try {
-        return await this.thumbnail(input, png, plan);
+        return await this.variants(input, png, plans);
       } catch (error) {
         // Not ours to word: sharp either succeeds or refuses it with the usual code.
         this.onFallback(error);
       }
     }
-    return this.general.makeThumbnail(input, plan);
+    return this.general.makeVariants(input, plans);
   }
 
-  private async thumbnail(input: Buffer, png: PngSize, plan: ThumbnailPlan): Promise<Thumbnail> {
-    const transformer = new Transformer(input);
-    const { width, height } = resizeTarget(png, plan);
-    transformer.fastResize({ width, height, filter: FastResizeFilter.Lanczos3, fit: ResizeFit.Fill });
-    // Like sharp's cover: scale until the box is covered, then cut the centre. (The transformer
-    // always resizes before it crops, whatever the call order.)
-    if (plan.fit === 'cover') {
-      transformer.crop(Math.floor((width - plan.width) / 2), Math.floor((height - plan.height) / 2), plan.width, plan.height);
-    }
-    // Fast deflate with adaptive filters: quicker than the default level for about the same size.
-    // No timeout signal: SMALL_PNG_MAX_PIXELS bounds the work to tens of milliseconds, and an
-    // AbortSignal into the native task costs the worker's main thread more than it could save.
-    const data = await transformer.png({ compressionType: CompressionType.Fast, filterType: FilterType.Adaptive });
-    const made = readSmallPlainPng(data, Number.MAX_SAFE_INTEGER);
-    if (!made || made.width !== plan.width || made.height !== plan.height) {
-      throw new Error(`fast path made ${made ? `${made.width}x${made.height}` : 'an unexpected PNG'}`);
-    }
-    return { data, width: made.width, height: made.height };
+  /** One decode to RGBA pixels, then each variant and the placeholder from them. */
+  private async variants(input: Buffer, png: PngSize, plans: readonly VariantPlan[]): Promise<MadeVariants> {
+    const pixels = await new Transformer(input).rawPixels();
+    if (pixels.length !== png.width * png.height * 4) throw new Error(`fast path decoded ${pixels.length} bytes for ${png.width}x${png.height} RGBA`);
+    const images: EncodedImage[] = [];
+    for (const plan of plans) images.push(await thumbnail(Transformer.fromRgbaPixels(pixels, png.width, png.height), png, plan));
+    return { images, thumbhash: thumbHashOf({ data: pixels, width: png.width, height: png.height, channels: 4 }) };
   }
+}
+
+function isFastPathPlan(plan: VariantPlan): boolean {
+  return plan.format === 'png' && (plan.fit === 'cover' || plan.fit === 'fill');
+}
+
+async function thumbnail(transformer: Transformer, png: PngSize, plan: ThumbnailPlan): Promise<EncodedImage> {
+  const { width, height } = resizeTarget(png, plan);
+  transformer.fastResize({ width, height, filter: FastResizeFilter.Lanczos3, fit: ResizeFit.Fill });
+  // Like sharp's cover: scale until the box is covered, then cut the centre. (The transformer
+  // always resizes before it crops, whatever the call order.)
+  if (plan.fit === 'cover') {
+    transformer.crop(Math.floor((width - plan.width) / 2), Math.floor((height - plan.height) / 2), plan.width, plan.height);
+  }
+  // Fast deflate with adaptive filters: quicker than the default level for about the same size.
+  // No timeout signal: SMALL_PNG_MAX_PIXELS bounds the work to tens of milliseconds, and an
+  // AbortSignal into the native task costs the worker's main thread more than it could save.
+  const data = await transformer.png({ compressionType: CompressionType.Fast, filterType: FilterType.Adaptive });
+  const made = readSmallPlainPng(data, Number.MAX_SAFE_INTEGER);
+  if (!made || made.width !== plan.width || made.height !== plan.height) {
+    throw new Error(`fast path made ${made ? `${made.width}x${made.height}` : 'an unexpected PNG'}`);
+  }
+  return { data, format: 'png', width: made.width, height: made.height };
 }
 
 interface PngSize {

@@ -13,7 +13,8 @@ export interface WorkerMemorySettings {
   /** WORKER_CONCURRENCY: image slots. */
   concurrency: number;
   limitInputPixels: number;
-  thumbnailSize: number;
+  /** The preset with the most pixels (THUMBNAIL_SIZE square unless THUMBNAIL_PRESETS says more). */
+  largestImage: { width: number; height: number };
   /** MAX_UPLOAD_BYTES: each slot holds its image's bytes while making it. */
   maxUploadBytes: number;
 }
@@ -23,6 +24,5 @@ export interface WorkerMemorySettings {
  * (imageSlotBytes) and its upload. Containers need a limit comfortably above this.
  */
 export function workerMemoryBytes(settings: WorkerMemorySettings): number {
-  const box = { width: settings.thumbnailSize, height: settings.thumbnailSize };
-  return WORKER_BASE_BYTES + settings.concurrency * (imageSlotBytes(settings.limitInputPixels, box) + settings.maxUploadBytes);
+  return WORKER_BASE_BYTES + settings.concurrency * (imageSlotBytes(settings.limitInputPixels, settings.largestImage) + settings.maxUploadBytes);
 }

@@ -26,9 +26,13 @@ export async function call<T = Json>(url: string, init?: RequestInit): Promise<A
   return { status: response.status, headers: response.headers, text, json };
 }
 
-export function form(file: Buffer | null, options: { field?: string; filename?: string; fit?: string; type?: string } = {}): FormData {
+export function form(
+  file: Buffer | null,
+  options: { field?: string; filename?: string; fit?: string; variants?: string; type?: string } = {},
+): FormData {
   const body = new FormData();
   if (options.fit) body.append('fit', options.fit);
+  if (options.variants !== undefined) body.append('variants', options.variants);
   if (file) {
     body.append(options.field ?? 'file', new Blob([new Uint8Array(file)], { type: options.type ?? 'image/png' }), options.filename ?? 'image.png');
   }

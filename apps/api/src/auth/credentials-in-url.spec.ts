@@ -23,7 +23,7 @@ describe('credentials in a URL', () => {
     expect(credentialParameter(url)).not.toBeNull();
   });
 
-  it.each(['/thumbnail', '/thumbnail?limit=20&status=failed&cursor=MDAw', '/thumbnail/x?wait=10', '/thumbnail?fit=contain', '/?'])(
+  it.each(['/thumbnail', '/thumbnail?limit=20&status=failed&cursor=MDAw', '/thumbnail/x?wait=10', '/thumbnail?fit=contain', '/thumbnail?variants=default%2Cw640', '/thumbnail/x/image?variant=w640', '/?'])(
     'finds none in %s',
     (url) => {
       expect(credentialParameter(url)).toBeNull();

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { errors } from '../errors/api-error';
 
 /** Query parameters of our own API: none carries a secret, so the log keeps their values. */
-const LOGGED_PARAMETERS = new Set(['fit', 'wait', 'limit', 'status', 'cursor']);
+const LOGGED_PARAMETERS = new Set(['fit', 'variants', 'variant', 'wait', 'limit', 'status', 'cursor']);
 
 /**
  * Names that say "credential" once lowercased and stripped of separators and brackets:

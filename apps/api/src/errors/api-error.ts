@@ -9,7 +9,7 @@ export class ApiError extends Error {
     message: string,
     readonly headers: Record<string, string> = {},
     /** Extra fields for the error body, e.g. the status of a job that is not complete. */
-    readonly details: Record<string, string> = {},
+    readonly details: Record<string, string | string[]> = {},
     /** What made us refuse, for the log only (the client sees `message`). */
     cause?: unknown,
   ) {

@@ -13,7 +13,7 @@ export interface ErrorResponse {
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string; request_id?: string; [detail: string]: string | undefined };
+  error: { code: string; message: string; request_id?: string; [detail: string]: string | string[] | undefined };
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { ThumbnailJob } from '@thumbnail/jobs';
+import { DEFAULT_PRESET } from '@thumbnail/config';
+import type { JobPlaceholder, ThumbnailJob } from '@thumbnail/jobs';
 
 /**
  * The job as clients see it. The first seven keys are the original service's; keep their names
@@ -20,17 +21,36 @@ export interface JobView {
   height: number;
   contentType: string;
   bytes: number;
+  /** Every image the job makes; `bytes` and `link` once it is complete. */
+  variants: VariantView[];
+  /** Once complete: a ThumbHash of the image to show while a variant loads. */
+  placeholder: JobPlaceholder | null;
   error?: { code: string; message: string };
 }
 
-export function toJobView(job: ThumbnailJob, thumbnailLink: string | null): JobView {
+export interface VariantView {
+  name: string;
+  format: ThumbnailJob['variants'][number]['format'];
+  /** As made; before that, the preset's box (an upper bound with fit `inside`). */
+  width: number;
+  height: number;
+  bytes: number | null;
+  link: string | null;
+}
+
+/**
+ * @param links where each variant of a complete job can be fetched, by name (`default`'s is
+ *   also the original service's `thumbnailLink`); null while the job is not complete.
+ */
+export function toJobView(job: ThumbnailJob, links: ReadonlyMap<string, string> | null): JobView {
+  const complete = job.status === 'complete';
   const view: JobView = {
     _id: job.id,
     filename: job.originalKey,
     originalFilename: job.originalFilename,
     status: job.status,
     thumbnailFilename: job.thumbnailKey,
-    thumbnailLink: job.status === 'complete' ? thumbnailLink : null,
+    thumbnailLink: complete ? (links?.get(DEFAULT_PRESET) ?? null) : null,
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     completedAt: job.completedAt?.toISOString() ?? null,
@@ -40,6 +60,15 @@ export function toJobView(job: ThumbnailJob, thumbnailLink: string | null): JobV
     height: job.height,
     contentType: job.contentType,
     bytes: job.bytes,
+    variants: job.variants.map((variant) => ({
+      name: variant.name,
+      format: variant.format,
+      width: variant.output?.width ?? variant.width,
+      height: variant.output?.height ?? variant.height,
+      bytes: variant.output?.bytes ?? null,
+      link: complete ? (links?.get(variant.name) ?? null) : null,
+    })),
+    placeholder: job.placeholder,
   };
   if (job.error) view.error = job.error;
   return view;

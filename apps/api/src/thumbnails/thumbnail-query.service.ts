@@ -1,12 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { APP_CONFIG, type Env } from '@thumbnail/config';
-import { InvalidCursorError, isFinished, isJobId, isJobStatus, JobStore, type JobStatus, type ThumbnailJob } from '@thumbnail/jobs';
+import { APP_CONFIG, DEFAULT_PRESET, type Env } from '@thumbnail/config';
+import {
+  InvalidCursorError,
+  isFinished,
+  isJobId,
+  isJobStatus,
+  JobStore,
+  VARIANT_CONTENT_TYPES,
+  variantKey,
+  type JobStatus,
+  type ThumbnailJob,
+  type ThumbnailVariant,
+} from '@thumbnail/jobs';
 import { Storage, StorageNotFoundError, type StoredObjectInfo } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
 import { type JobView, toJobView } from './job-view';
+import { VariantPresets } from './variant-presets';
 
 export const MAX_WAIT_SECONDS = 30;
 const DEFAULT_LIMIT = 50;
@@ -27,6 +39,7 @@ export class ThumbnailQueryService {
     private readonly jobStore: JobStore,
     private readonly storage: Storage,
     private readonly waiter: JobCompletionWaiter,
+    private readonly presets: VariantPresets,
   ) {}
 
   /** A job that exists and belongs to `owner` (another owner's job is "not found", not "forbidden"). */
@@ -80,23 +93,47 @@ export class ThumbnailQueryService {
   }
 
   async view(job: ThumbnailJob, request: FastifyRequest): Promise<JobView> {
-    if (job.status !== 'complete' || !job.thumbnailKey) return toJobView(job, null);
-    const presigned = await this.storage.publicUrl(job.thumbnailKey).catch(() => null);
-    return toJobView(job, presigned ?? `${this.baseUrl(request)}/thumbnail/${job.id}/image`);
+    if (job.status !== 'complete') return toJobView(job, null);
+    const links = new Map<string, string>();
+    for (const variant of job.variants) {
+      const presigned = await this.storage.publicUrl(variantKey(job.id, variant)).catch(() => null);
+      const query = variant.name === DEFAULT_PRESET ? '' : `?variant=${variant.name}`;
+      links.set(variant.name, presigned ?? `${this.baseUrl(request)}/thumbnail/${job.id}/image${query}`);
+    }
+    return toJobView(job, links);
   }
 
-  async thumbnail(job: ThumbnailJob): Promise<{ info: StoredObjectInfo; open: () => Promise<Readable> }> {
-    if (job.status !== 'complete' || !job.thumbnailKey) throw errors.notComplete(job.status);
-    const key = job.thumbnailKey;
+  /**
+   * One of the job's images, by variant name (absent: `default`). A name that is no preset at
+   * all is the request's mistake (400, with the presets); a preset this job was not asked for
+   * is not found. A variant the job lists stays served after its preset left the configuration.
+   */
+  async thumbnail(
+    job: ThumbnailJob,
+    variantName: unknown,
+  ): Promise<{ info: StoredObjectInfo; contentType: string; open: () => Promise<Readable> }> {
+    const variant = this.variantOf(job, variantName);
+    if (job.status !== 'complete') throw errors.notComplete(job.status);
+    const key = variantKey(job.id, variant);
     const info = await this.storage.head(key);
     if (!info) throw thumbnailMissing();
     return {
       info,
+      contentType: VARIANT_CONTENT_TYPES[variant.format],
       open: () =>
         this.storage.get(key).catch((error: unknown) => {
           throw error instanceof StorageNotFoundError ? thumbnailMissing() : error;
         }),
     };
+  }
+
+  private variantOf(job: ThumbnailJob, name: unknown): ThumbnailVariant {
+    if (name !== undefined && typeof name !== 'string') throw errors.invalidParameter('variant', 'must be one preset name.');
+    const wanted = name === undefined || name === '' ? DEFAULT_PRESET : name;
+    const variant = job.variants.find((candidate) => candidate.name === wanted);
+    if (variant) return variant;
+    if (!this.presets.isKnown(wanted)) throw this.presets.unknown(wanted);
+    throw errors.notFound(`This job was not asked for the variant "${wanted}"; it has ${job.variants.map((v) => v.name).join(', ')}.`);
   }
 
   private baseUrl(request: FastifyRequest): string {

@@ -26,6 +26,7 @@ import { QueueAdmissionService } from './queue-admission.service';
 import { UploadInspector } from './upload-inspector';
 import { UploadLimits } from './upload-limits';
 import { claimingStream, UploadSpace, type UploadReservation } from './upload-space';
+import { VariantPresets } from './variant-presets';
 
 interface StoredUpload {
   filename: string;
@@ -50,17 +51,24 @@ export class ThumbnailSubmissionService {
     private readonly admission: QueueAdmissionService,
     private readonly space: UploadSpace,
     private readonly limits: UploadLimits,
+    private readonly presets: VariantPresets,
     @InjectMetric(METRICS.jobsSubmitted) private readonly submitted: Counter,
     @InjectMetric(METRICS.uploadBytes) private readonly uploadBytes: Histogram,
   ) {}
 
-  async submit(request: FastifyRequest, queryFit: unknown, owner: string | null): Promise<ThumbnailJob> {
+  /**
+   * @param queryVariants the `variants` query parameter; a `variants` form field replaces it.
+   *   Unknown presets are refused before the upload is read when they come in the query.
+   */
+  async submit(request: FastifyRequest, queryFit: unknown, owner: string | null, queryVariants?: unknown): Promise<ThumbnailJob> {
     if (!request.isMultipart()) throw errors.fileRequired();
     await this.admission.assertRoom();
 
     const id = randomUUID();
     const key = originalKey(id);
-    let fit = parseFit(queryFit ?? 'cover');
+    let fit = queryFit === undefined ? undefined : parseFit(queryFit);
+    let variantNames = queryVariants === undefined ? undefined : this.presets.parse(queryVariants);
+    let formVariants: string[] = [];
     let upload: StoredUpload | null = null;
     // Opened right before the try whose finally closes it: a refusal in between would keep its
     // room claimed for good.
@@ -70,6 +78,11 @@ export class ThumbnailSubmissionService {
       for await (const part of parts) {
         if (part.type === 'field') {
           if (part.fieldname === 'fit') fit = parseFit(part.value);
+          if (part.fieldname === 'variants') {
+            // Repeated fields add up, as checkboxes send them.
+            formVariants = [...formVariants, String(part.value)];
+            variantNames = this.presets.parse(formVariants);
+          }
           continue;
         }
         if (part.fieldname !== 'file') {
@@ -89,6 +102,7 @@ export class ThumbnailSubmissionService {
 
     const image = upload.inspector.image;
     if (!image) throw new Error('inspector finished without a type');
+    const variants = this.presets.variants(variantNames, fit);
     let job: ThumbnailJob;
     try {
       job = await this.jobStore.create({
@@ -97,9 +111,8 @@ export class ThumbnailSubmissionService {
         originalKey: key,
         contentType: image.mime,
         bytes: upload.inspector.bytes,
-        fit,
-        width: this.config.THUMBNAIL_SIZE,
-        height: this.config.THUMBNAIL_SIZE,
+        ...this.presets.original(fit),
+        variants,
         owner,
         requestId: String(request.id),
         createdAt: new Date(),
@@ -118,7 +131,7 @@ export class ThumbnailSubmissionService {
     }
     this.submitted.inc();
     this.uploadBytes.observe(upload.inspector.bytes);
-    this.logger.log({ jobId: id, bytes: upload.inspector.bytes, contentType: image.mime, fit }, 'Job queued');
+    this.logger.log({ jobId: id, bytes: upload.inspector.bytes, contentType: image.mime, fit: job.fit, variants: variantNames }, 'Job queued');
     return job;
   }
 
@@ -180,7 +193,7 @@ function toUploadError(error: unknown, limits: UploadLimits): unknown {
       return limits.tooLarge();
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
-      return new ApiError(400, 'too_many_parts', 'The form has too many parts; send one file and at most the field "fit".');
+      return new ApiError(400, 'too_many_parts', 'The form has too many parts; send one file and at most the fields "fit" and "variants".');
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return errors.fileRequired();
   }

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isFinished, JOB_STATUSES, THUMBNAIL_FITS, type ThumbnailJob } from '@thumbnail/jobs';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { ownerOf } from '../auth/request-owner';
-import { errorExample, jobExample } from './openapi-examples';
+import { errorExample, IMAGE_TYPES, jobExample, unknownVariantExample } from './openapi-examples';
 import { JobDeletionService } from './job-deletion.service';
 import { ListingLimit } from './listing-limit.interceptor';
 import type { JobView } from './job-view';
@@ -33,12 +33,23 @@ export class ThumbnailsController {
       type: 'object',
       required: ['file'],
       properties: {
-        fit: { type: 'string', enum: [...THUMBNAIL_FITS], default: 'cover', description: 'Send before `file`.' },
+        fit: { type: 'string', enum: [...THUMBNAIL_FITS], default: 'cover', description: 'Fit of the `default` variant. Send before `file`.' },
+        variants: {
+          type: 'string',
+          description: 'Presets to make, comma-separated (e.g. `default,w640`); absent: `default`. Replaces the query parameter. Send before `file`.',
+          example: 'default',
+        },
         file: { type: 'string', format: 'binary', description: 'JPEG, PNG, WebP, GIF, AVIF or TIFF; judged by its bytes.' },
       },
     },
   })
   @ApiQuery({ name: 'fit', required: false, enum: THUMBNAIL_FITS })
+  @ApiQuery({
+    name: 'variants',
+    required: false,
+    description: `Presets to make, comma-separated; absent: \`default\`. At most MAX_VARIANTS_PER_JOB, from the operator's THUMBNAIL_PRESETS.`,
+    schema: { type: 'string', example: 'default' },
+  })
   @ApiQuery({
     name: 'wait',
     required: false,
@@ -54,7 +65,11 @@ export class ThumbnailsController {
     description: 'With `wait`: the job finished (complete or failed) in time; the job follows the links, as GET shows it.',
     schema: { example: { data: { job_id: jobExample._id, links: { self: `/thumbnail/${jobExample._id}`, image: `/thumbnail/${jobExample._id}/image` }, ...jobExample } } },
   })
-  @ApiResponse({ status: 400, schema: { example: errorExample('file_required', 'Send the image as multipart/form-data in a field named "file".') } })
+  @ApiResponse({
+    status: 400,
+    description: '`file_required`, `invalid_parameter`, `unknown_variant` or `too_many_variants` (both with `known_variants`), …',
+    schema: { example: unknownVariantExample },
+  })
   @ApiResponse({ status: 413, schema: { example: errorExample('file_too_large', 'The file is larger than the limit of 20971520 bytes.') } })
   @ApiResponse({ status: 415, schema: { example: errorExample('unsupported_media_type', 'The file is not a JPEG, PNG, WebP, GIF, AVIF or TIFF image (judged by its content, not its name).') } })
   @ApiResponse({ status: 422, schema: { example: errorExample('image_too_large', 'The image declares 50000x50000 pixels, more than the limit of 40000000 pixels.') } })
@@ -66,11 +81,12 @@ export class ThumbnailsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Query('fit') fit?: string,
     @Query('wait') wait?: string,
+    @Query('variants') variants?: string | string[],
   ) {
     // A bad `wait` is refused before the upload is read.
     const seconds = parseWait(wait);
     const owner = ownerOf(request);
-    const submitted = await this.submission.submit(request, fit, owner);
+    const submitted = await this.submission.submit(request, fit, owner, variants);
     const self = `/thumbnail/${submitted.id}`;
     const links = { self, image: `${self}/image` };
     void reply.header('location', self);
@@ -127,12 +143,14 @@ export class ThumbnailsController {
   }
 
   @Get(':id/image')
-  @ApiOperation({ summary: 'The thumbnail (PNG)' })
+  @ApiOperation({ summary: 'One of the job’s images: the `default` thumbnail (PNG), or the variant named by `variant`' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiProduces('image/png')
-  @ApiResponse({ status: 200, description: 'PNG bytes' })
+  @ApiQuery({ name: 'variant', required: false, description: 'A variant the job was asked for; absent: `default`', schema: { type: 'string', example: 'default' } })
+  @ApiProduces(...IMAGE_TYPES)
+  @ApiResponse({ status: 200, description: 'The image, with its format’s Content-Type' })
   @ApiResponse({ status: 304, description: 'Not modified (If-None-Match)' })
-  @ApiResponse({ status: 404, schema: { example: errorExample('not_found', 'No such job.') } })
+  @ApiResponse({ status: 400, schema: { example: unknownVariantExample } })
+  @ApiResponse({ status: 404, description: 'No such job, or the job was not asked for that variant', schema: { example: errorExample('not_found', 'No such job.') } })
   @ApiResponse({ status: 409, schema: { example: { error: { code: 'job_not_complete', message: 'The job is processing; its thumbnail is not available.', status: 'processing' } } } })
   @Header('cache-control', 'private, max-age=86400')
   @Header('x-content-type-options', 'nosniff')
@@ -140,15 +158,16 @@ export class ThumbnailsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
     @Param('id') id: string,
+    @Query('variant') variant?: string | string[],
   ): Promise<StreamableFile | undefined> {
     const job = await this.query.find(id, ownerOf(request));
-    const { info, open } = await this.query.thumbnail(job);
+    const { info, contentType, open } = await this.query.thumbnail(job, variant);
     void reply.header('etag', info.etag).header('last-modified', info.lastModified.toUTCString());
     if (request.headers['if-none-match'] === info.etag) {
       void reply.status(304);
       return undefined;
     }
-    return new StreamableFile(await open(), { type: 'image/png', length: info.bytes });
+    return new StreamableFile(await open(), { type: contentType, length: info.bytes });
   }
 
   @Delete(':id')

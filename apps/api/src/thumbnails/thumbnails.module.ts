@@ -1,6 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
-import { APP_CONFIG, type Env } from '@thumbnail/config';
+import { APP_CONFIG, type Env, presetCatalogue } from '@thumbnail/config';
 import { THUMBNAIL_QUEUE } from '@thumbnail/jobs';
 import { Storage } from '@thumbnail/storage';
 import { ApiKeyGuard } from '../auth/api-key.guard';
@@ -13,6 +13,7 @@ import { ThumbnailSubmissionService } from './thumbnail-submission.service';
 import { ThumbnailsController } from './thumbnails.controller';
 import { UploadLimits } from './upload-limits';
 import { UploadSpace } from './upload-space';
+import { VariantPresets } from './variant-presets';
 
 @Module({
   imports: [BullModule.registerQueue({ name: THUMBNAIL_QUEUE })],
@@ -26,6 +27,11 @@ import { UploadSpace } from './upload-space';
     JobDeletionService,
     ListingLimit,
     { provide: UploadLimits, inject: [APP_CONFIG], useFactory: (config: Env) => new UploadLimits(config.MAX_UPLOAD_BYTES) },
+    {
+      provide: VariantPresets,
+      inject: [APP_CONFIG],
+      useFactory: (config: Env) => new VariantPresets(presetCatalogue(config), config.MAX_VARIANTS_PER_JOB),
+    },
     {
       provide: UploadSpace,
       inject: [APP_CONFIG, Storage],
