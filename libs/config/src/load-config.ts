@@ -1,4 +1,4 @@
-import { envSchema, type Env } from './app-config';
+import { envSchema, type Env, SECRET_VARIABLES } from './app-config';
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
@@ -18,7 +18,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Env {
     result.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? 'environment');
       const received = source[variable];
-      const shown = received === undefined ? '' : ` (got "${received.slice(0, 80)}")`;
+      const shown = received === undefined || SECRET_VARIABLES.has(variable) ? '' : ` (got "${received.slice(0, 80)}")`;
       return { variable, message: `${issue.message}${shown}` };
     }),
   );
