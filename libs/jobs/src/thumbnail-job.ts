@@ -35,14 +35,30 @@ export interface ThumbnailJob {
   completedAt: Date | null;
   attempts: number;
   error: JobError | null;
+  /** Where to send this job's webhook (the form field `callback_url`); never shown to clients. */
+  callbackUrl: string | null;
+  /**
+   * For a job that failed for a transient reason: when the workers delete its original, which
+   * is kept until then so the job can be retried (RETRY_WINDOW_HOURS). Null otherwise.
+   */
+  originalExpiresAt: Date | null;
 }
 
 export type NewThumbnailJob = Omit<
   ThumbnailJob,
-  'status' | 'thumbnailKey' | 'startedAt' | 'completedAt' | 'attempts' | 'error'
+  'status' | 'thumbnailKey' | 'startedAt' | 'completedAt' | 'attempts' | 'error' | 'originalExpiresAt'
 >;
 
 /** The record of a job just submitted. */
 export function waitingJob(job: NewThumbnailJob): ThumbnailJob {
-  return { ...job, status: 'waiting', thumbnailKey: null, startedAt: null, completedAt: null, attempts: 0, error: null };
+  return {
+    ...job,
+    status: 'waiting',
+    thumbnailKey: null,
+    startedAt: null,
+    completedAt: null,
+    attempts: 0,
+    error: null,
+    originalExpiresAt: null,
+  };
 }
