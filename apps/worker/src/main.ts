@@ -7,6 +7,7 @@ import { loadConfigOrExit } from '@thumbnail/config';
 import { METRICS, metricToken } from '@thumbnail/metrics';
 import { APP_VERSION, onTerminate } from '@thumbnail/runtime';
 import { jobsInFlight, ThumbnailProcessor } from './thumbnail.processor';
+import { WebhookDeliveryProcessor } from './webhooks/webhook-delivery.processor';
 import { WorkerModule } from './worker.module';
 
 async function bootstrap(): Promise<void> {
@@ -34,8 +35,9 @@ async function bootstrap(): Promise<void> {
   onTerminate(
     async () => {
       // Stop taking jobs and let the in-flight ones finish (or return them to the queue if the
-      // drain times out: their lock then expires and another worker takes them).
-      await app.get(ThumbnailProcessor).worker.close();
+      // drain times out: their lock then expires and another worker takes them). Webhook
+      // attempts in flight end within WEBHOOK_TIMEOUT_MS.
+      await Promise.all([app.get(ThumbnailProcessor).worker.close(), app.get(WebhookDeliveryProcessor).worker.close()]);
       await app.close();
     },
     { timeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger: pino.logger },

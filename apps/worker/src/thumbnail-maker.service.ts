@@ -8,6 +8,8 @@ import { APP_CONFIG, type Env } from '@thumbnail/config';
 import { ImageProcessor, ImageRejectedError, type Thumbnail } from '@thumbnail/thumbnail-making';
 import {
   announceJobFinished,
+  isRetriedByWorker,
+  isTransientFailure,
   JobStore,
   JobStoreUnavailableError,
   thumbnailKey,
@@ -18,6 +20,7 @@ import {
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { REDIS } from '@thumbnail/runtime';
 import { Storage, StorageNotFoundError, StorageUnavailableError } from '@thumbnail/storage';
+import { WebhookNotifier, WebhookQueueUnavailableError } from './webhooks/webhook-notifier.service';
 
 export interface Attempt {
   /** 1-based number of this delivery. */
@@ -38,9 +41,11 @@ export type Outcome =
 
 /**
  * Makes one thumbnail: marks the job processing, reads the original, runs the image
- * pipeline, writes the thumbnail, marks it complete, deletes the original. Safe to run twice for
- * the same job: the thumbnail key is fixed and status changes are conditional, so a duplicate
- * delivery writes the same object and changes nothing.
+ * pipeline, writes the thumbnail, marks it complete, queues its webhooks, deletes the original.
+ * Safe to run twice for the same job: the thumbnail key is fixed and status changes are
+ * conditional, so a duplicate delivery writes the same object and changes nothing (its webhooks
+ * are queued again under the same ids, which is how a worker killed before queuing them is made
+ * good).
  */
 @Injectable()
 export class ThumbnailMakerService {
@@ -64,6 +69,7 @@ export class ThumbnailMakerService {
     @InjectMetric(METRICS.jobWait) private readonly waitSeconds: Histogram<string>,
     @InjectMetric(METRICS.jobProcessing) private readonly processingSeconds: Histogram<string>,
     @InjectMetric(METRICS.jobsInProgress) private readonly inProgress: Gauge<string>,
+    private readonly webhooks: WebhookNotifier,
   ) {
     this.imageSlots = pLimit(config.WORKER_CONCURRENCY);
   }
@@ -80,9 +86,12 @@ export class ThumbnailMakerService {
     if (!started.applied) {
       const reason = started.job ? 'already_finished' : 'missing';
       log.warn({ reason, status: started.job?.status }, 'Delivery skipped');
-      // A worker killed between recording the outcome and deleting the original left it behind;
-      // this redelivery is the chance to remove it.
-      if (started.job) await this.discardOriginal(started.job, log);
+      // A worker killed between recording the outcome and queuing its webhooks or deleting the
+      // original left that undone; this redelivery is the chance to finish it.
+      if (started.job) {
+        await this.webhooks.jobFinished(started.job);
+        await this.discardOriginal(started.job, log);
+      }
       return { kind: 'skipped', reason };
     }
     const job = started.job;
@@ -106,10 +115,13 @@ export class ThumbnailMakerService {
       }
       this.finished.inc({ outcome: 'complete', code: '' });
       this.announce(job.id);
-      await this.discardOriginal(job, log);
+      await this.webhooks.jobFinished(done.job);
+      await this.discardOriginal(done.job, log);
       log.info({ ms: Date.now() - startedAt.getTime(), bytes: thumbnail.data.length }, 'Thumbnail complete');
       return { kind: 'complete', job: done.job };
     } catch (error) {
+      // The outcome is recorded; the queue's redelivery queues the webhooks again.
+      if (error instanceof WebhookQueueUnavailableError) throw error;
       return await this.handleFailure(job, attempt, error, log);
     } finally {
       stopTimer();
@@ -137,18 +149,21 @@ export class ThumbnailMakerService {
     error: unknown,
     log: PinoLogger['logger'],
   ): Promise<Outcome> {
-    const { error: reason, transient } = classify(error);
+    const reason = classify(error);
+    const retried = isRetriedByWorker(reason.code);
     // libvips' own text goes to the log, never to the client.
-    log.warn({ code: reason.code, transient, err: error }, 'Thumbnail attempt failed');
-    if (transient && attempt.number < attempt.allowed) {
+    log.warn({ code: reason.code, transient: isTransientFailure(reason), err: error }, 'Thumbnail attempt failed');
+    if (retried && attempt.number < attempt.allowed) {
       await this.jobStore.transition(job.id, { from: ['processing'], to: 'waiting', error: reason });
       return { kind: 'retry', error: reason };
     }
+    const completedAt = new Date();
     const failed = await this.jobStore.transition(job.id, {
       from: ['processing'],
       to: 'failed',
-      completedAt: new Date(),
+      completedAt,
       error: reason,
+      originalExpiresAt: this.originalKeptUntil(reason, completedAt),
     });
     if (!failed.applied) {
       // Another delivery finished the job meanwhile (and may have deleted the original this one
@@ -158,17 +173,29 @@ export class ThumbnailMakerService {
     }
     this.finished.inc({ outcome: 'failed', code: reason.code });
     this.announce(job.id);
-    await this.discardOriginal(job, log);
+    await this.webhooks.jobFinished(failed.job);
+    await this.discardOriginal(failed.job, log);
     return { kind: 'failed', error: reason };
   }
 
   /**
+   * A job that failed for a transient reason may be retried by its client: its original stays
+   * for RETRY_WINDOW_HOURS (the workers delete it then). With KEEP_ORIGINALS every original
+   * stays anyway, and no time is set.
+   */
+  private originalKeptUntil(reason: JobError, failedAt: Date): Date | null {
+    if (this.config.KEEP_ORIGINALS || !this.config.RETRY_WINDOW_HOURS || !isTransientFailure(reason)) return null;
+    return new Date(failedAt.getTime() + this.config.RETRY_WINDOW_HOURS * 3600 * 1000);
+  }
+
+  /**
    * Once a job has finished for good nothing reads its original again, and keeping confidential
-   * images nobody asked to keep is a liability (and a disk that only grows). Retries keep it.
+   * images nobody asked to keep is a liability (and a disk that only grows). Retries keep it, and
+   * so does a transient failure until its retry window ends (`originalExpiresAt`).
    * A failed delete is logged, not fatal: the job's outcome is already recorded and announced.
    */
   private async discardOriginal(job: ThumbnailJob, log: PinoLogger['logger']): Promise<void> {
-    if (this.config.KEEP_ORIGINALS) return;
+    if (this.config.KEEP_ORIGINALS || (job.originalExpiresAt && job.originalExpiresAt > new Date())) return;
     try {
       await this.storage.delete(job.originalKey);
     } catch (error) {
@@ -178,16 +205,12 @@ export class ThumbnailMakerService {
   }
 }
 
-function classify(error: unknown): { error: JobError; transient: boolean } {
-  if (error instanceof ImageRejectedError) return { error: { code: error.code, message: error.message }, transient: false };
-  if (error instanceof StorageNotFoundError) {
-    return { error: { code: 'original_missing', message: 'The uploaded file is no longer in storage.' }, transient: false };
-  }
+/** What went wrong, as a code from JOB_FAILURES (which says whether trying again may help). */
+function classify(error: unknown): JobError {
+  if (error instanceof ImageRejectedError) return { code: error.code, message: error.message };
+  if (error instanceof StorageNotFoundError) return { code: 'original_missing', message: 'The uploaded file is no longer in storage.' };
   if (error instanceof StorageUnavailableError || error instanceof JobStoreUnavailableError) {
-    return {
-      error: { code: 'storage_unavailable', message: 'Storage could not be reached; the job was retried and gave up.' },
-      transient: true,
-    };
+    return { code: 'storage_unavailable', message: 'Storage could not be reached; the job was retried and gave up.' };
   }
-  return { error: { code: 'internal_error', message: 'The thumbnail could not be made because of an internal error.' }, transient: true };
+  return { code: 'internal_error', message: 'The thumbnail could not be made because of an internal error.' };
 }
