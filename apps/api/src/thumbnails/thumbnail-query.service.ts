@@ -2,11 +2,20 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
-import { InvalidCursorError, isFinished, isJobId, isJobStatus, JobStore, type JobStatus, type ThumbnailJob } from '@thumbnail/jobs';
+import {
+  InvalidCursorError,
+  isFinished,
+  isJobId,
+  isJobStatus,
+  JobStore,
+  viewJob,
+  type JobStatus,
+  type JobView,
+  type ThumbnailJob,
+} from '@thumbnail/jobs';
 import { Storage, StorageNotFoundError, type StoredObjectInfo } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
-import { type JobView, toJobView } from './job-view';
 
 export const MAX_WAIT_SECONDS = 30;
 const DEFAULT_LIMIT = 50;
@@ -77,10 +86,8 @@ export class ThumbnailQueryService {
     }
   }
 
-  async view(job: ThumbnailJob, request: FastifyRequest): Promise<JobView> {
-    if (job.status !== 'complete' || !job.thumbnailKey) return toJobView(job, null);
-    const presigned = await this.storage.publicUrl(job.thumbnailKey).catch(() => null);
-    return toJobView(job, presigned ?? `${this.baseUrl(request)}/thumbnail/${job.id}/image`);
+  view(job: ThumbnailJob, request: FastifyRequest): Promise<JobView> {
+    return viewJob(job, this.storage, this.baseUrl(request));
   }
 
   async thumbnail(job: ThumbnailJob): Promise<{ info: StoredObjectInfo; open: () => Promise<Readable> }> {

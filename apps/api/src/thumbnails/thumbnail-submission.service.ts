@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { InjectQueue } from '@nestjs/bullmq';
@@ -22,6 +22,8 @@ import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { Storage } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
 import { declaredBodyBytes } from './declared-body-bytes';
+import { CallbackUrls } from './callback-urls';
+import { IdempotencyKeys } from './idempotency-keys.service';
 import { cleanFilename } from './job-view';
 import { QueueAdmissionService } from './queue-admission.service';
 import { UploadInspector } from './upload-inspector';
@@ -31,6 +33,14 @@ import { UploadSpace } from './upload-space';
 interface StoredUpload {
   filename: string;
   inspector: UploadInspector;
+  /** SHA-256 of the file's bytes, when the request carries an Idempotency-Key. */
+  digest: string | null;
+}
+
+/** The job a POST answers with; `replayed` when an Idempotency-Key found it instead of making it. */
+export interface Submission {
+  job: ThumbnailJob;
+  replayed: boolean;
 }
 
 /**
@@ -51,17 +61,22 @@ export class ThumbnailSubmissionService {
     private readonly admission: QueueAdmissionService,
     private readonly space: UploadSpace,
     private readonly limits: UploadLimits,
+    private readonly callbacks: CallbackUrls,
+    private readonly idempotency: IdempotencyKeys,
     @InjectMetric(METRICS.jobsSubmitted) private readonly submitted: Counter,
     @InjectMetric(METRICS.uploadBytes) private readonly uploadBytes: Histogram,
+    @InjectMetric(METRICS.idempotentReplays) private readonly replays: Counter<string>,
   ) {}
 
-  async submit(request: FastifyRequest, queryFit: unknown, owner: string | null): Promise<ThumbnailJob> {
+  /** `idempotencyKey`: the request's Idempotency-Key, parsed (null without one). */
+  async submit(request: FastifyRequest, queryFit: unknown, owner: string | null, idempotencyKey: string | null = null): Promise<Submission> {
     if (!request.isMultipart()) throw errors.fileRequired();
     await this.admission.assertRoom();
 
     const id = randomUUID();
     const key = originalKey(id);
     let fit = parseFit(queryFit ?? 'cover');
+    let callbackUrl: string | null = null;
     let upload: StoredUpload | null = null;
     // Claimed right before the try whose finally gives it back: a refusal in between would keep
     // the room claimed for good.
@@ -71,12 +86,13 @@ export class ThumbnailSubmissionService {
       for await (const part of parts) {
         if (part.type === 'field') {
           if (part.fieldname === 'fit') fit = parseFit(part.value);
+          if (part.fieldname === 'callback_url') callbackUrl = this.callbacks.accept(String(part.value), part.valueTruncated);
           continue;
         }
         if (part.fieldname !== 'file') {
           throw errors.fileRequired(`The file came in the field "${cleanFilename(part.fieldname)}"; send it in the field "file".`);
         }
-        upload = await this.storeOriginal(key, part.file, part.filename);
+        upload = await this.storeOriginal(key, part.file, part.filename, idempotencyKey !== null);
       }
     } catch (error) {
       // The write may have started: adapters drop partial data, and deleting nothing is harmless.
@@ -90,6 +106,23 @@ export class ThumbnailSubmissionService {
 
     const image = upload.inspector.image;
     if (!image) throw new Error('inspector finished without a type');
+    if (idempotencyKey !== null) {
+      const print = fingerprint(upload, fit, callbackUrl);
+      const claim = await this.idempotency.claim(owner, idempotencyKey, print, id).catch(async (error: unknown) => {
+        await this.discard(id, key);
+        throw error;
+      });
+      if (claim.kind !== 'claimed') {
+        // The first request's upload is the one kept; this copy of it goes.
+        await this.discard(id, key);
+        this.replays.inc({ result: claim.kind === 'mismatch' ? 'mismatch' : 'replayed' });
+        if (claim.kind === 'mismatch') throw errors.idempotencyKeyReused();
+        const first = await this.jobStore.get(claim.jobId);
+        if (!first) throw errors.notFound('The job this Idempotency-Key created has been deleted; send a new key to upload again.');
+        this.logger.log({ jobId: first.id }, 'Idempotent replay answered with the first job');
+        return { job: first, replayed: true };
+      }
+    }
     let job: ThumbnailJob;
     try {
       job = await this.jobStore.create({
@@ -104,8 +137,10 @@ export class ThumbnailSubmissionService {
         owner,
         requestId: String(request.id),
         createdAt: new Date(),
+        callbackUrl,
       });
     } catch (error) {
+      await this.releaseKey(owner, idempotencyKey, id);
       await this.discard(id, key);
       throw error;
     }
@@ -114,20 +149,34 @@ export class ThumbnailSubmissionService {
     } catch (error) {
       this.logger.warn({ jobId: id, reason: (error as Error).message }, 'Could not queue the job; discarding it');
       await this.jobStore.delete(id).catch(() => undefined);
+      await this.releaseKey(owner, idempotencyKey, id);
       await this.discard(id, key);
       throw errors.unavailable('The job queue (Redis)');
     }
+    // Not confirmed (Redis failed right after queuing): the pending claim expires within a
+    // minute, and a replay meanwhile waits, then gets 409 and tries again.
+    if (idempotencyKey !== null) await this.idempotency.confirm(owner, idempotencyKey, id).catch(() => undefined);
     this.submitted.inc();
     this.uploadBytes.observe(upload.inspector.bytes);
-    this.logger.log({ jobId: id, bytes: upload.inspector.bytes, contentType: image.mime, fit }, 'Job queued');
-    return job;
+    this.logger.log({ jobId: id, bytes: upload.inspector.bytes, contentType: image.mime, fit, callback: callbackUrl !== null }, 'Job queued');
+    return { job, replayed: false };
   }
 
-  private async storeOriginal(key: string, file: Readable, filename: string): Promise<StoredUpload> {
+  private async releaseKey(owner: string | null, idempotencyKey: string | null, id: string): Promise<void> {
+    if (idempotencyKey === null) return;
+    await this.idempotency.release(owner, idempotencyKey, id).catch((error: Error) =>
+      this.logger.warn({ jobId: id, reason: error.message }, 'Could not free an Idempotency-Key; it frees itself within a minute'),
+    );
+  }
+
+  private async storeOriginal(key: string, file: Readable, filename: string, digest: boolean): Promise<StoredUpload> {
     const inspector = new UploadInspector({
       maxBytes: this.limits.fileBytes,
       maxPixels: this.config.LIMIT_INPUT_PIXELS,
     });
+    // Beside the pipe, not in it: a second reader of the same chunks.
+    const hash = digest ? createHash('sha256') : null;
+    if (hash) file.on('data', (chunk: Buffer) => hash.update(chunk));
     // pipeline() tears both streams down together: a client abort fails the storage write, and
     // a refusal by the inspector stops reading the client.
     pipeline(file, inspector, () => undefined);
@@ -137,7 +186,7 @@ export class ThumbnailSubmissionService {
     } finally {
       this.uploading.delete(file);
     }
-    return { filename: cleanFilename(filename), inspector };
+    return { filename: cleanFilename(filename), inspector, digest: hash?.digest('hex') ?? null };
   }
 
   /**
@@ -154,6 +203,15 @@ export class ThumbnailSubmissionService {
       this.logger.warn({ jobId: id, reason: error.message }, 'Could not delete a discarded upload'),
     );
   }
+}
+
+/**
+ * What makes two uploads the same request for an Idempotency-Key: the file's bytes and name and
+ * the fields, as the job would be made from them (`fit` from the form or the query alike).
+ */
+function fingerprint(upload: StoredUpload, fit: ThumbnailFit, callbackUrl: string | null): string {
+  const request = { file: upload.digest, filename: upload.filename, fit, callbackUrl };
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
 }
 
 function parseFit(value: unknown): ThumbnailFit {
@@ -174,7 +232,7 @@ function toUploadError(error: unknown, limits: UploadLimits): unknown {
       return limits.tooLarge();
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
-      return new ApiError(400, 'too_many_parts', 'The form has too many parts; send one file and at most the field "fit".');
+      return new ApiError(400, 'too_many_parts', 'The form has too many parts; send one file and at most the fields "fit" and "callback_url".');
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return errors.fileRequired();
     default:

@@ -4,8 +4,11 @@ import { APP_CONFIG, type Env } from '@thumbnail/config';
 import { THUMBNAIL_QUEUE } from '@thumbnail/jobs';
 import { Storage } from '@thumbnail/storage';
 import { ApiKeyGuard } from '../auth/api-key.guard';
+import { CallbackUrls } from './callback-urls';
+import { IdempotencyKeys } from './idempotency-keys.service';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
 import { JobDeletionService } from './job-deletion.service';
+import { JobRetryService } from './job-retry.service';
 import { QueueAdmissionService } from './queue-admission.service';
 import { ThumbnailQueryService } from './thumbnail-query.service';
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
@@ -23,6 +26,9 @@ import { UploadSpace } from './upload-space';
     QueueAdmissionService,
     JobCompletionWaiter,
     JobDeletionService,
+    JobRetryService,
+    IdempotencyKeys,
+    { provide: CallbackUrls, inject: [APP_CONFIG], useFactory: (config: Env) => new CallbackUrls(config) },
     { provide: UploadLimits, inject: [APP_CONFIG], useFactory: (config: Env) => new UploadLimits(config.MAX_UPLOAD_BYTES) },
     {
       provide: UploadSpace,
