@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port';
 import { findWorkspaceRoot } from './workspace-root';
@@ -33,12 +34,26 @@ export function builtApp(name: AppName): string {
  * Starts a built app as its own process, the way `npm start` and the images run it, and waits
  * until its /health answers.
  */
-export async function startApp(name: AppName, env: Record<string, string>, options: { port?: number } = {}): Promise<RunningApp> {
+export interface StartAppOptions {
+  port?: number;
+  /**
+   * Host names this process alone resolves to the given addresses (name -> address), as its own
+   * /etc/hosts would say: the process runs in a private mount namespace (`unshare`, as root)
+   * where a copy of /etc/hosts with these lines is mounted over the real one. getaddrinfo reads
+   * it as usual; nothing else on the machine sees it.
+   */
+  hosts?: Record<string, string>;
+}
+
+export async function startApp(name: AppName, env: Record<string, string>, options: StartAppOptions = {}): Promise<RunningApp> {
   const port = options.port ?? (await freePort());
   const portVariable = name === 'api' ? 'PORT' : 'WORKER_PORT';
   // The API's V8 flag, as its image and `npm start` set it (docker/Dockerfile says why).
   const nodeFlags = name === 'api' ? ['--max-semi-space-size=4'] : [];
-  const child = spawn(process.execPath, [...nodeFlags, builtApp(name)], {
+  const command = [process.execPath, ...nodeFlags, builtApp(name)];
+  const hostsDir = options.hosts ? mkdtempSync(join(tmpdir(), 'tg-hosts-')) : null;
+  if (hostsDir && options.hosts) command.unshift(...ownHostsFile(hostsDir, options.hosts));
+  const child = spawn(command[0], command.slice(1), {
     cwd: WORKSPACE,
     env: {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -53,7 +68,10 @@ export async function startApp(name: AppName, env: Record<string, string>, optio
   child.stdout?.on('data', (chunk) => (output += String(chunk)));
   child.stderr?.on('data', (chunk) => (output += String(chunk)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      if (hostsDir) rmSync(hostsDir, { recursive: true, force: true });
+      resolve({ code, signal });
+    }),
   );
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url, child, () => output, 30_000);
@@ -73,6 +91,17 @@ export async function startApp(name: AppName, env: Record<string, string>, optio
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The command prefix that runs a program with its own /etc/hosts: the machine's, plus `hosts`.
+ * `sh` mounts the copy in the new namespace, then `exec`s the program under the same pid.
+ */
+function ownHostsFile(dir: string, hosts: Record<string, string>): string[] {
+  const file = join(dir, 'hosts');
+  const lines = Object.entries(hosts).map(([name, address]) => `${address} ${name}`);
+  writeFileSync(file, `${readFileSync('/etc/hosts', 'utf8').trimEnd()}\n${lines.join('\n')}\n`);
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', file];
 }
 
 async function waitForHealth(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {

@@ -9,6 +9,7 @@ import {
   type RunningMinio,
   type RunningRedisServer,
   S3BucketInspector,
+  type StartAppOptions,
   startApp,
   startFerretDb,
   startMinio,
@@ -99,8 +100,8 @@ export class TestService {
     this.api = await startApp('api', this.env);
   }
 
-  async startWorker(env: Record<string, string> = {}): Promise<RunningApp> {
-    const worker = await startApp('worker', { ...this.env, ...env });
+  async startWorker(env: Record<string, string> = {}, options: StartAppOptions = {}): Promise<RunningApp> {
+    const worker = await startApp('worker', { ...this.env, ...env }, options);
     this.workers.push(worker);
     return worker;
   }
