@@ -29,6 +29,7 @@ export const RUNBOOK_ANCHORS = [
   'alert-workerdown',
   'alert-joblatencyhigh',
   'alert-originalsnotdeleted',
+  'alert-webhookdeliveriesfailing',
 ] as const;
 
 /**
