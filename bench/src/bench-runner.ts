@@ -9,6 +9,7 @@ import { profileService, type ProfileResult } from './profile-pass';
 import { imageRows, renderReport, targetVerdicts, type BenchReport } from './report';
 import { QuietGate } from './resource-meter';
 import { measureService } from './service-bench';
+import { measureWebhooks, type WebhookBenchResult } from './webhook-bench';
 
 /**
  * One `npm run bench`: limit, peer, service on fs and on s3, a profiled run, then the table and
@@ -62,6 +63,11 @@ export async function runBench(workspace: string): Promise<BenchReport> {
       if (result.error) errors.push(`service ${mode}: ${result.error}`);
     }
   }
+  let webhooks: WebhookBenchResult | null = null;
+  if (runs('webhooks')) {
+    log('webhooks: the fs service at saturation without and with a webhook for every job, alternated');
+    webhooks = await phase('webhooks', () => measureWebhooks(corpus, settings, gate, log));
+  }
   let profile: ProfileResult | null = null;
   if (runs('profile') && settings.profile.images.length > 0) {
     log(`profile: CPU profiles of api and worker during saturation, ${settings.profile.storage} (${settings.profile.images.join(', ')})`);
@@ -83,6 +89,7 @@ export async function runBench(workspace: string): Promise<BenchReport> {
     limit,
     peer,
     service,
+    webhooks,
     profile,
     errors,
   };

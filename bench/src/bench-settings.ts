@@ -5,8 +5,8 @@ import { availableParallelism } from 'node:os';
  * minutes on 2 cores. BENCH_QUICK=1 shortens every measurement (a smoke run; its numbers are
  * not worth comparing).
  */
-export type BenchPhase = 'limit' | 'nginx' | 'fs' | 's3' | 'profile';
-export const ALL_PHASES: BenchPhase[] = ['limit', 'nginx', 'fs', 's3', 'profile'];
+export type BenchPhase = 'limit' | 'nginx' | 'fs' | 's3' | 'webhooks' | 'profile';
+export const ALL_PHASES: BenchPhase[] = ['limit', 'nginx', 'fs', 's3', 'webhooks', 'profile'];
 
 export interface BenchSettings {
   cores: number;

@@ -27,6 +27,9 @@ async function bootstrap(): Promise<void> {
       port: config.WORKER_PORT,
       concurrency: config.WORKER_CONCURRENCY,
       jobsInFlight: jobsInFlight(config.WORKER_CONCURRENCY),
+      webhooks: config.WEBHOOK_SECRET
+        ? { operatorReceiver: config.WEBHOOK_URL !== undefined, allowedHosts: config.WEBHOOK_ALLOWED_HOSTS.length, retriesEndWithinSeconds: webhookRetrySeconds(config) }
+        : 'off',
       version: APP_VERSION,
     },
     'Worker consuming thumbnail jobs',
@@ -42,6 +45,12 @@ async function bootstrap(): Promise<void> {
     },
     { timeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger: pino.logger },
   );
+}
+
+/** The longest a webhook can take from its first attempt to its last (docs/configuration.md). */
+function webhookRetrySeconds(config: ReturnType<typeof loadConfigOrExit>): number {
+  const backoff = config.WEBHOOK_BACKOFF_MS * (2 ** (config.WEBHOOK_ATTEMPTS - 1) - 1);
+  return Math.round((backoff + config.WEBHOOK_ATTEMPTS * config.WEBHOOK_TIMEOUT_MS) / 1000);
 }
 
 void bootstrap();
