@@ -18,6 +18,10 @@ if [ "$(id -u)" -eq 0 ]; then
   ensure_debian_package podman podman
   ensure_debian_package runc runc
   ensure_debian_package debootstrap debootstrap
+  # The partition suites run each process in a network namespace of its own (ip netns) and cut
+  # links with ebtables (apps/api-e2e/src/partitions.e2e.ts).
+  ensure_debian_package ip iproute2
+  ensure_debian_package ebtables iptables
 fi
 ensure_node_modules
 # MinIO, FerretDB, helm, kubeconform, kubectl and the Kubernetes control plane: pinned, built from their Go

@@ -17,7 +17,7 @@ import {
   WEBHOOK_QUEUE,
   type WebhookDeliveryPayload,
 } from '@thumbnail/jobs';
-import { FsStorage } from '@thumbnail/storage';
+import { FsStorage, StorageUnavailableError } from '@thumbnail/storage';
 import { startRedisServer, type RunningRedisServer } from '@thumbnail/testing';
 import { ImageProcessor, InvalidImageError, type Thumbnail } from '@thumbnail/thumbnail-making';
 import { ThumbnailMakerService } from './thumbnail-maker.service';
@@ -237,5 +237,88 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
   it('skipped: a delivery for a job with no record', async () => {
     const outcome = await maker.make({ jobId: randomUUID(), requestId: null }, { number: 1, allowed: 3 });
     expect(outcome).toEqual({ kind: 'skipped', reason: 'missing' });
+  });
+
+  describe('a delivery that outlived its lock (its worker cut off) while another took the job over', () => {
+    /** What another worker's delivery does first once the stale one's lock has expired. */
+    const takeOver = (id: string) =>
+      store.transition(id, { from: ['waiting', 'processing'], to: 'processing', incrementAttempts: true });
+
+    async function expectUntouched(id: string, record: unknown): Promise<void> {
+      expect(await store.get(id)).toEqual(record);
+      expect(await storage.head(thumbnailKey(id))).toBeNull();
+      expect(await storage.head(originalKey(id))).not.toBeNull();
+      expect(await counted('complete', '')).toBe(0);
+    }
+
+    it('writes no thumbnail and records nothing once its image is made', async () => {
+      const id = await submittedJob();
+      let record: unknown;
+      processor.next = async () => {
+        record = (await takeOver(id)).job;
+        return { data: Buffer.from('late png'), width: 100, height: 100 };
+      };
+      const outcome = await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
+      expect(outcome).toEqual({ kind: 'skipped', reason: 'superseded' });
+      expect(record).toMatchObject({ status: 'processing', attempts: 2 });
+      await expectUntouched(id, record);
+    });
+
+    it('does not put the job back to waiting when its attempt fails', async () => {
+      const id = await submittedJob();
+      let record: unknown;
+      processor.next = async () => {
+        record = (await takeOver(id)).job;
+        throw new StorageUnavailableError('endpoint unreachable (timed out)');
+      };
+      const outcome = await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
+      expect(outcome).toEqual({ kind: 'skipped', reason: 'superseded' });
+      await expectUntouched(id, record);
+    });
+
+    it('does not fail the job when its last attempt fails', async () => {
+      const id = await submittedJob();
+      let record: unknown;
+      processor.next = async () => {
+        record = (await takeOver(id)).job;
+        throw new InvalidImageError();
+      };
+      const outcome = await maker.make({ jobId: id, requestId: null }, { number: 3, allowed: 3 });
+      expect(outcome).toEqual({ kind: 'skipped', reason: 'superseded' });
+      await expectUntouched(id, record);
+      expect(await counted('failed', 'invalid_image')).toBe(0);
+    });
+
+    it('records nothing when the job is taken over during the thumbnail write, and leaves the shared thumbnail', async () => {
+      const id = await submittedJob();
+      let record: unknown;
+      const put = storage.put.bind(storage);
+      vi.spyOn(storage, 'put').mockImplementationOnce(async (key: string, body: Readable) => {
+        record = (await takeOver(id)).job;
+        return put(key, body);
+      });
+      const outcome = await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
+      expect(outcome).toEqual({ kind: 'skipped', reason: 'superseded' });
+      expect(await store.get(id)).toEqual(record);
+      // The same object the delivery now holding the job writes: not this one's to remove.
+      expect(await storage.head(thumbnailKey(id))).not.toBeNull();
+      expect(await storage.head(originalKey(id))).not.toBeNull();
+      expect(await counted('complete', '')).toBe(0);
+    });
+
+    it('removes the thumbnail it wrote when the job was finished by another delivery and deleted meanwhile', async () => {
+      const id = await submittedJob();
+      const put = storage.put.bind(storage);
+      vi.spyOn(storage, 'put').mockImplementationOnce(async (key: string, body: Readable) => {
+        await takeOver(id);
+        await store.transition(id, { from: ['processing'], to: 'complete', completedAt: new Date(), attempt: 2 });
+        await store.delete(id);
+        return put(key, body);
+      });
+      const outcome = await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 3 });
+      expect(outcome).toEqual({ kind: 'skipped', reason: 'missing' });
+      expect(await storage.head(thumbnailKey(id))).toBeNull();
+      expect(await counted('complete', '')).toBe(0);
+    });
   });
 });

@@ -37,7 +37,7 @@ export type Outcome =
   | { kind: 'complete'; job: ThumbnailJob }
   | { kind: 'failed'; error: JobError }
   | { kind: 'retry'; error: JobError }
-  | { kind: 'skipped'; reason: 'missing' | 'already_finished' };
+  | { kind: 'skipped'; reason: 'missing' | 'already_finished' | 'superseded' };
 
 /**
  * Makes one thumbnail: marks the job processing, reads the original, runs the image
@@ -45,7 +45,9 @@ export type Outcome =
  * Safe to run twice for the same job: the thumbnail key is fixed and status changes are
  * conditional, so a duplicate delivery writes the same object and changes nothing (its webhooks
  * are queued again under the same ids, which is how a worker killed before queuing them is made
- * good).
+ * good). Each start counts an attempt and every later change names it, so a delivery that
+ * outlived its lock (a worker cut off from Redis) and whose job another delivery took over
+ * changes nothing when it comes back.
  */
 @Injectable()
 export class ThumbnailMakerService {
@@ -100,18 +102,29 @@ export class ThumbnailMakerService {
     const stopTimer = this.processingSeconds.startTimer();
     try {
       const thumbnail = await this.imageSlots(() => this.makeImage(job));
+      // The image can take long enough for this delivery to lose its job; then the thumbnail
+      // must not land on the job's key, which another delivery writes or a deletion emptied.
+      const current = await this.jobStore.get(job.id);
+      if (!isAttemptOf(current, job)) return this.superseded(current, log);
       const key = thumbnailKey(job.id);
       await this.storage.put(key, Readable.from([thumbnail.data]), { contentType: 'image/png' });
       const done = await this.jobStore.transition(job.id, {
         from: ['processing'],
         to: 'complete',
+        attempt: job.attempts,
         completedAt: new Date(),
         thumbnailKey: key,
         error: null,
       });
       if (!done.applied) {
-        log.warn({ status: done.job?.status }, 'Finished a job another delivery had already finished');
-        return { kind: 'skipped', reason: 'already_finished' };
+        // Lost during the write: a deleted job's thumbnail is ours alone to remove; a live job's
+        // is the same object its own delivery writes.
+        if (!done.job) {
+          await this.storage.delete(key).catch((error: unknown) =>
+            log.warn({ key, err: error }, 'Could not delete the thumbnail of a job deleted meanwhile'),
+          );
+        }
+        return this.superseded(done.job, log);
       }
       this.finished.inc({ outcome: 'complete', code: '' });
       this.announce(job.id);
@@ -138,6 +151,14 @@ export class ThumbnailMakerService {
     }
   }
 
+  /** This delivery no longer holds its job: it leaves the record, the original and the counts alone. */
+  private superseded(current: ThumbnailJob | null, log: PinoLogger['logger']): Outcome {
+    const finished = current?.status === 'complete' || current?.status === 'failed';
+    const reason = !current ? 'missing' : finished ? 'already_finished' : 'superseded';
+    log.warn({ reason, status: current?.status, attempts: current?.attempts }, 'Delivery superseded; its work is dropped');
+    return { kind: 'skipped', reason };
+  }
+
   /** Wakes API requests waiting on this job; a lost announcement only delays them to their deadline. */
   private announce(jobId: string): void {
     void announceJobFinished(this.redis, jobId).catch(() => undefined);
@@ -154,23 +175,27 @@ export class ThumbnailMakerService {
     // libvips' own text goes to the log, never to the client.
     log.warn({ code: reason.code, transient: isTransientFailure(reason), err: error }, 'Thumbnail attempt failed');
     if (retried && attempt.number < attempt.allowed) {
-      await this.jobStore.transition(job.id, { from: ['processing'], to: 'waiting', error: reason });
+      const requeued = await this.jobStore.transition(job.id, {
+        from: ['processing'],
+        to: 'waiting',
+        attempt: job.attempts,
+        error: reason,
+      });
+      if (!requeued.applied) return this.superseded(requeued.job, log);
       return { kind: 'retry', error: reason };
     }
     const completedAt = new Date();
     const failed = await this.jobStore.transition(job.id, {
       from: ['processing'],
       to: 'failed',
+      attempt: job.attempts,
       completedAt,
       error: reason,
       originalExpiresAt: this.originalKeptUntil(reason, completedAt),
     });
-    if (!failed.applied) {
-      // Another delivery finished the job meanwhile (and may have deleted the original this one
-      // then missed): its outcome stands.
-      log.warn({ status: failed.job?.status }, 'Failed a job another delivery had already finished');
-      return { kind: 'skipped', reason: failed.job ? 'already_finished' : 'missing' };
-    }
+    // Another delivery took the job over or finished it meanwhile (and may have deleted the
+    // original this one then missed): its outcome stands.
+    if (!failed.applied) return this.superseded(failed.job, log);
     this.finished.inc({ outcome: 'failed', code: reason.code });
     this.announce(job.id);
     await this.webhooks.jobFinished(failed.job);
@@ -203,6 +228,11 @@ export class ThumbnailMakerService {
       log.warn({ key: job.originalKey, err: error }, 'Could not delete the original of a finished job');
     }
   }
+}
+
+/** Whether `current` is still the attempt `mine` started: nobody took it over, finished or deleted it. */
+function isAttemptOf(current: ThumbnailJob | null, mine: ThumbnailJob): boolean {
+  return current?.status === 'processing' && current.attempts === mine.attempts;
 }
 
 /** What went wrong, as a code from JOB_FAILURES (which says whether trying again may help). */

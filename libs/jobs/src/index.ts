@@ -5,7 +5,7 @@ export * from './job-view';
 export * from './job-store';
 export * from './queue-contract';
 export * from './storage-keys';
-export { createRedisConnection, redisOptions, waitForRedis, type RedisRole } from './redis-connection';
+export { createRedisConnection, REDIS_REPLY_TIMEOUT_MS, redisOptions, waitForRedis, type RedisRole } from './redis-connection';
 export { RedisJobStore } from './redis-job-store';
 export { createJobStore, type JobStoreSettings } from './create-job-store';
 export { announceJobFinished, followFinishedJobs, JOB_FINISHED_CHANNEL } from './job-finished-channel';

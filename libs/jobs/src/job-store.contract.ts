@@ -156,6 +156,32 @@ export function describeJobStoreContract(
       expect(replay.job).toMatchObject({ status: 'complete', attempts: 1 });
     });
 
+    it("changes nothing for an attempt that a later delivery's start has superseded", async () => {
+      const input = newJob();
+      await store.create(input);
+      const start = { from: ['waiting', 'processing'] as const, to: 'processing' as const, incrementAttempts: true };
+      expect((await store.transition(input.id, start)).job).toMatchObject({ attempts: 1 });
+      const takenOver = await store.transition(input.id, start);
+      expect(takenOver.job).toMatchObject({ status: 'processing', attempts: 2 });
+
+      // Attempt 1's late writes: completion, a retry, a failure. None applies; the record is as attempt 2 left it.
+      const error = { code: 'storage_unavailable', message: 'Storage could not be reached.' };
+      for (const late of [
+        { from: ['processing'] as const, to: 'complete' as const, completedAt: new Date(), thumbnailKey: 'thumbnails/late.png' },
+        { from: ['processing'] as const, to: 'waiting' as const, error },
+        { from: ['processing'] as const, to: 'failed' as const, completedAt: new Date(), error },
+      ]) {
+        const result = await store.transition(input.id, { ...late, attempt: 1 });
+        expect(result).toEqual({ applied: false, job: takenOver.job });
+      }
+      expect(await store.get(input.id)).toEqual(takenOver.job);
+      expect((await store.list({ limit: 10, status: 'processing' })).items.map((job) => job.id)).toEqual([input.id]);
+
+      // Attempt 2's own write applies.
+      const done = await store.transition(input.id, { from: ['processing'], to: 'complete', completedAt: new Date(), attempt: 2 });
+      expect(done).toMatchObject({ applied: true, job: { status: 'complete', attempts: 2 } });
+    });
+
     it.skipIf(Boolean(notAtomic))('applies exactly one of many concurrent identical transitions', async () => {
       const input = newJob();
       await store.create(input);

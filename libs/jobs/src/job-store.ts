@@ -35,6 +35,13 @@ export interface JobTransition {
   incrementAttempts?: boolean;
   /** `null`: the original is no longer kept for a retry. */
   originalExpiresAt?: Date | null;
+  /**
+   * Applies only while the record's `attempts` is this number. Each delivery's start counts an
+   * attempt, so a delivery passes the number it started and can finish only that attempt: one
+   * cut off from the store past its lock, whose job another delivery has since taken over, comes
+   * back to writes that change nothing.
+   */
+  attempt?: number;
 }
 
 export type TransitionResult =

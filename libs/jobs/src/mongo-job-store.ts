@@ -164,6 +164,7 @@ export class MongoJobStore extends JobStore {
     // delivery's. FerretDB 1.x, the tests' stand-in, reads and writes back without a transaction,
     // so there racing transitions can all apply (docs/development.md).
     const filter: QueryFilter<JobDocument> = { _id: id, status: { $in: [...change.from] } };
+    if (change.attempt !== undefined) filter.attempts = change.attempt;
     if (change.originalKeptAfter) filter.originalExpiresAt = { $gt: change.originalKeptAfter };
     const updated = await this.run(() =>
       this.model

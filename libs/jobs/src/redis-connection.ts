@@ -9,6 +9,13 @@ import { Redis, type RedisOptions } from 'ioredis';
  */
 export type RedisRole = 'command' | 'blocking';
 
+/**
+ * How long a command connection waits for any reply before it takes Redis for gone. A
+ * partitioned network drops packets without a word, and the kernel would keep retransmitting
+ * for about 15 minutes before it gave up on the connection.
+ */
+export const REDIS_REPLY_TIMEOUT_MS = 3_000;
+
 export function redisOptions(role: RedisRole): RedisOptions {
   const shared: RedisOptions = {
     connectTimeout: 5_000,
@@ -17,7 +24,14 @@ export function redisOptions(role: RedisRole): RedisOptions {
     lazyConnect: false,
   };
   return role === 'command'
-    ? { ...shared, enableOfflineQueue: false, maxRetriesPerRequest: 1 }
+    ? {
+        ...shared,
+        enableOfflineQueue: false,
+        // A silent connection is dropped and its commands fail then (the caller answers 503 or
+        // retries the job), never replayed on the next connection after the caller gave up.
+        socketTimeout: REDIS_REPLY_TIMEOUT_MS,
+        maxRetriesPerRequest: 0,
+      }
     : { ...shared, enableOfflineQueue: true, maxRetriesPerRequest: null };
 }
 

@@ -50,21 +50,21 @@ return 1
 `;
 
 // ARGV: prefix, allowed statuses (comma list), target status, increment attempts (1/0), the
-// time the kept original must outlive (epoch ms, or '' for no such condition), then field/value
-// pairs to set.
+// attempt the record must be at ('' for any), the time the kept original must outlive (epoch ms,
+// or '' for no such condition), then field/value pairs to set.
 const TRANSITION_LUA = `${INDEX_KEYS_LUA}
 local key = KEYS[1]
-local prefix, allowed, target, increment, keptAfter = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local prefix, allowed, target, increment, attempt, keptAfter = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if redis.call('EXISTS', key) == 0 then return { 0 } end
-local fields = redis.call('HMGET', key, 'status', 'owner', 'createdAt', 'id', 'originalExpiresAt')
+local fields = redis.call('HMGET', key, 'status', 'owner', 'createdAt', 'id', 'attempts', 'originalExpiresAt')
 local current, owner = fields[1], fields[2]
-if not string.find(',' .. allowed .. ',', ',' .. current .. ',', 1, true) then
+if not string.find(',' .. allowed .. ',', ',' .. current .. ',', 1, true) or (attempt ~= '' and fields[5] ~= attempt) then
   return { 0, redis.call('HGETALL', key) }
 end
-if keptAfter ~= '' and (not fields[5] or fields[5] == '' or tonumber(fields[5]) <= tonumber(keptAfter)) then
+if keptAfter ~= '' and (not fields[6] or fields[6] == '' or tonumber(fields[6]) <= tonumber(keptAfter)) then
   return { 0, redis.call('HGETALL', key) }
 end
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   redis.call('HSET', key, ARGV[i], ARGV[i + 1])
   if ARGV[i] == 'originalExpiresAt' then
     if ARGV[i + 1] == '' then
@@ -183,6 +183,7 @@ export class RedisJobStore extends JobStore {
         change.from.join(','),
         change.to,
         change.incrementAttempts ? '1' : '0',
+        change.attempt === undefined ? '' : String(change.attempt),
         change.originalKeptAfter ? String(change.originalKeptAfter.getTime()) : '',
         ...set,
       ),

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port';
+import type { NetworkHost } from './test-network';
 import { findWorkspaceRoot } from './workspace-root';
 
 export type AppName = 'api' | 'worker';
@@ -30,12 +31,10 @@ export function builtApp(name: AppName): string {
   return main;
 }
 
-/**
- * Starts a built app as its own process, the way `npm start` and the images run it, and waits
- * until its /health answers.
- */
 export interface StartAppOptions {
   port?: number;
+  /** Run on this host of a test network, listening on its address, instead of on loopback. */
+  host?: NetworkHost;
   /**
    * Host names this process alone resolves to the given addresses (name -> address), as its own
    * /etc/hosts would say: the process runs in a private mount namespace (`unshare`, as root)
@@ -45,19 +44,29 @@ export interface StartAppOptions {
   hosts?: Record<string, string>;
 }
 
+/**
+ * Starts a built app as its own process, the way `npm start` and the images run it, and waits
+ * until its /health answers. With `host`, it runs on that host of a test network and listens on
+ * its address.
+ */
 export async function startApp(name: AppName, env: Record<string, string>, options: StartAppOptions = {}): Promise<RunningApp> {
   const port = options.port ?? (await freePort());
   const portVariable = name === 'api' ? 'PORT' : 'WORKER_PORT';
   // The API's V8 flag, as its image and `npm start` set it (docker/Dockerfile says why).
   const nodeFlags = name === 'api' ? ['--max-semi-space-size=4'] : [];
-  const command = [process.execPath, ...nodeFlags, builtApp(name)];
+  const address = options.host?.address ?? '127.0.0.1';
+  let command = { program: process.execPath, args: [...nodeFlags, builtApp(name)] };
   const hostsDir = options.hosts ? mkdtempSync(join(tmpdir(), 'tg-hosts-')) : null;
-  if (hostsDir && options.hosts) command.unshift(...ownHostsFile(hostsDir, options.hosts));
-  const child = spawn(command[0], command.slice(1), {
+  if (hostsDir && options.hosts) {
+    const [program, ...args] = [...ownHostsFile(hostsDir, options.hosts), command.program, ...command.args];
+    command = { program, args };
+  }
+  if (options.host) command = options.host.command(command.program, command.args);
+  const child = spawn(command.program, command.args, {
     cwd: WORKSPACE,
     env: {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      HOST: '127.0.0.1',
+      HOST: address,
       LOG_LEVEL: 'info',
       ...env,
       [portVariable]: String(port),
@@ -73,7 +82,7 @@ export async function startApp(name: AppName, env: Record<string, string>, optio
       resolve({ code, signal });
     }),
   );
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${address}:${port}`;
   await waitForHealth(url, child, () => output, 30_000);
   return {
     name,

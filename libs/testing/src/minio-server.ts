@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from './built-tools';
 import { freePort } from './free-port';
+import type { NetworkHost } from './test-network';
 import { type MinioAuditRecorder, type MinioCall, startMinioAuditRecorder } from './minio-audit-recorder';
 import { spawnServer, waitUntilReady, type ServerProcess } from './server-process';
 
@@ -18,10 +19,12 @@ export interface MinioOptions {
   kms?: boolean;
   /** Keep the S3 calls MinIO serves (its audit log), for `calls()`. */
   recordCalls?: boolean;
+  /** Run on this host of a test network, listening on its address, instead of on loopback. */
+  host?: NetworkHost;
 }
 
 export interface RunningMinio {
-  /** `http://127.0.0.1:<port>`; use path-style addressing. */
+  /** `http://127.0.0.1:<port>` (the host's address on a test network); use path-style addressing. */
   endpoint: string;
   port: number;
   dir: string;
@@ -52,6 +55,8 @@ export interface RunningMinio {
  */
 export async function startMinio(options: MinioOptions = {}): Promise<RunningMinio> {
   const binary = requireTool('minio');
+  // The recorder listens on the test process's loopback, which no host of a test network reaches.
+  if (options.host && options.recordCalls) throw new Error('startMinio: recordCalls is not available with host');
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tg-minio-'));
   const recorder: MinioAuditRecorder | null = options.recordCalls ? await startMinioAuditRecorder() : null;
@@ -66,11 +71,14 @@ export async function startMinio(options: MinioOptions = {}): Promise<RunningMin
     ...(options.kms ? { MINIO_KMS_SECRET_KEY: `tg-test-key:${randomBytes(32).toString('base64')}` } : {}),
     ...(recorder ? { MINIO_AUDIT_WEBHOOK_ENABLE_TESTS: 'on', MINIO_AUDIT_WEBHOOK_ENDPOINT_TESTS: recorder.url } : {}),
   };
-  const endpoint = `http://127.0.0.1:${port}`;
+  const address = options.host?.address ?? '127.0.0.1';
+  const endpoint = `http://${address}:${port}`;
   let server: ServerProcess | null = null;
 
   const launch = async () => {
-    const started = spawnServer(binary, ['server', '--quiet', '--address', `127.0.0.1:${port}`, join(dir, 'data')], { env });
+    const args = ['server', '--quiet', '--address', `${address}:${port}`, join(dir, 'data')];
+    const command = options.host ? options.host.command(binary, args) : { program: binary, args };
+    const started = spawnServer(command.program, command.args, { env });
     server = started;
     await waitUntilReady(async () => (await fetch(`${endpoint}/minio/health/ready`)).status === 200, started, 'minio');
   };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import { freePort } from './free-port';
+import type { NetworkHost } from './test-network';
 
 export interface RedisServerOptions {
   /** AOF persistence, as the chart runs Redis. */
@@ -12,6 +13,8 @@ export interface RedisServerOptions {
   dir?: string;
   port?: number;
   maxmemoryPolicy?: string;
+  /** Run on this host of a test network, listening on its address, instead of on loopback. */
+  host?: NetworkHost;
 }
 
 export interface RunningRedisServer {
@@ -35,9 +38,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   }
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tg-redis-'));
+  const address = options.host?.address ?? '127.0.0.1';
   const args = [
     '--port', String(port),
-    '--bind', '127.0.0.1',
+    '--bind', address,
     '--dir', dir,
     '--save', '',
     '--appendonly', options.appendonly ? 'yes' : 'no',
@@ -45,12 +49,16 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     '--maxmemory-policy', options.maxmemoryPolicy ?? 'noeviction',
     '--daemonize', 'no',
     '--loglevel', 'warning',
+    // Protected mode refuses clients from other addresses when there is no password: on a test
+    // network every client is on another host, and the network is the test's own.
+    ...(options.host ? ['--protected-mode', 'no'] : []),
   ];
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  await waitForPort(port, child, 10_000);
+  const command = options.host ? options.host.command('redis-server', args) : { program: 'redis-server', args };
+  const child = spawn(command.program, command.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitForPort(address, port, child, 10_000);
   const stop = () => stopChild(child);
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${address}:${port}`,
     port,
     dir,
     stop,
@@ -61,14 +69,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   };
 }
 
-function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+function waitForPort(host: string, port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     let stderr = '';
     child.stderr?.on('data', (chunk) => (stderr += String(chunk)));
     child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${stderr}`)));
     const attempt = () => {
-      const socket = createConnection({ port, host: '127.0.0.1' });
+      const socket = createConnection({ port, host });
       socket.once('connect', () => {
         socket.end();
         resolve();

@@ -35,8 +35,13 @@ export function form(file: Buffer | null, options: { field?: string; filename?: 
   return body;
 }
 
-export async function submit(api: string, file: Buffer, options: Parameters<typeof form>[1] = {}): Promise<Answer<Json>> {
-  return call(`${api}/thumbnail`, { method: 'POST', body: form(file, options) });
+export async function submit(
+  api: string,
+  file: Buffer,
+  options: Parameters<typeof form>[1] = {},
+  signal?: AbortSignal,
+): Promise<Answer<Json>> {
+  return call(`${api}/thumbnail`, { method: 'POST', body: form(file, options), signal });
 }
 
 /** Submits and waits for the job to finish using `?wait=`. */
