@@ -11,6 +11,9 @@ source scripts/lib.sh
 DATA_DIR=${DATA_DIR:-$PWD/data}
 export STORAGE_DIR=${STORAGE_DIR:-$DATA_DIR/files}
 export PORT=${PORT:-3000}
+# Local use: reachable from this machine only, and open without API keys. Set HOST=0.0.0.0 (and
+# API_KEYS) to serve other machines.
+export HOST=${HOST:-127.0.0.1}
 mkdir -p "$STORAGE_DIR"
 chmod 700 "$DATA_DIR"
 DATA_DIR="$(cd "$DATA_DIR" && pwd -P)"

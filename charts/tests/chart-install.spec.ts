@@ -7,7 +7,10 @@
  * (`--wait`) or runs `helm test` to the end. What needs a real cluster is listed in
  * docs/development.md.
  */
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { requireTool, skipWithoutTool, startKubeControlPlane, type RunningKubeControlPlane } from '@thumbnail/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chartDir } from './chart-files';
@@ -190,6 +193,7 @@ describe.skipIf(skipWithoutTool('kube-apiserver', 'kube-controller-manager', 'ku
     });
 
     let secretsAtInstall: Record<string, unknown>;
+    let installNotes = '';
     let annotationsAtInstall: Record<string, Record<string, string>>;
 
     it('installs with monitoring on: every object accepted without a warning, every workload’s Pods admitted', async () => {
@@ -216,8 +220,27 @@ describe.skipIf(skipWithoutTool('kube-apiserver', 'kube-controller-manager', 'ku
       );
 
       secretsAtInstall = await generatedSecrets();
-      expect(Object.keys(secretsAtInstall).sort()).toEqual(['minio', 'mongodb', 'redis'].map((name) => `${RELEASE}-${name}`));
+      expect(Object.keys(secretsAtInstall).sort()).toEqual(['api-key', 'minio', 'mongodb', 'redis'].map((name) => `${RELEASE}-${name}`));
       annotationsAtInstall = await templateAnnotations();
+      installNotes = installed.stdout;
+    });
+
+    it('generates an API key whose digest the API reads, and NOTES.txt’s command reads the key itself', async () => {
+      const command = /^\s*export API_KEY=\$\((kubectl .*)\)$/m.exec(installNotes)?.[1];
+      expect(command, installNotes).toBe(
+        `kubectl --namespace ${NAMESPACE} get secret ${RELEASE}-api-key -o jsonpath='{.data.api-key}' | base64 -d`,
+      );
+      // Run as the operator would, through a shell, against this cluster (not synchronously: the
+      // control plane logs into pipes this process must keep reading).
+      const path = `${dirname(requireTool('kubectl'))}:${process.env['PATH']}`;
+      const { stdout: key } = await promisify(execFile)('bash', ['-c', command as string], {
+        env: { PATH: path, HOME: cluster.dir, KUBECONFIG: cluster.kubeconfig },
+      });
+      expect(key).toMatch(/^[A-Za-z0-9]{48}$/);
+      const data = secretsAtInstall[`${RELEASE}-api-key`] as Record<string, string>;
+      expect(Buffer.from(data['api-keys'], 'base64').toString('utf8').trim()).toBe(createHash('sha256').update(key).digest('hex'));
+      // The notes' curl examples send it.
+      expect(installNotes).toContain('curl -sS -H "Authorization: Bearer $API_KEY" -F file=@picture.png "$API_URL/thumbnail"');
     });
 
     it('admits the `helm test` Pod too (it stays Pending: running it needs a kubelet)', async () => {
@@ -293,6 +316,7 @@ describe.skipIf(skipWithoutTool('kube-apiserver', 'kube-controller-manager', 'ku
       // leaves hook objects; this one never finished).
       const kept = [
         ...['minio', 'mongodb', 'redis'].flatMap((name) => [`PersistentVolumeClaim/data-${RELEASE}-${name}-0`, `Secret/${RELEASE}-${name}`]),
+        `Secret/${RELEASE}-api-key`,
         `Pod/${RELEASE}-test`,
       ].sort();
       // The garbage collector removes ReplicaSets, Pods and EndpointSlices after their owners.

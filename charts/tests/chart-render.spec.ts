@@ -4,6 +4,7 @@
  * each manifest validated by kubeconform against that release's API and the Prometheus Operator
  * CRDs. helm, kubeconform and the schemas' sources are built by scripts/tools.sh.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { skipWithoutTool } from '@thumbnail/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +143,40 @@ describe.skipIf(skipWithoutTool('helm', 'kubeconform', 'kubernetes-openapi', 'pr
       expect(reads.filter((read) => read.source.includes('worker') && read.secret === secret)).toEqual([]);
     });
 
+    it('are on by default: a generated key in a kept Secret, its digest alone mounted for the API, the key itself for helm test', () => {
+      const manifests = render().manifests;
+      const secret = findManifest(manifests, 'Secret', '-api-key');
+      expect(secret.metadata.name).toBe('thumbnail-generator-api-key');
+      expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+      const data = secret.data as Record<string, string>;
+      const key = Buffer.from(data['api-key'], 'base64').toString('utf8');
+      expect(key).toMatch(/^[A-Za-z0-9]{48}$/);
+      expect(Buffer.from(data['api-keys'], 'base64').toString('utf8')).toBe(`${createHash('sha256').update(key).digest('hex')}\n`);
+
+      const reads = secretReads(manifests).filter((read) => read.secret === 'thumbnail-generator-api-key');
+      expect(reads).toEqual([
+        { source: 'Deployment/thumbnail-generator-api', secret: 'thumbnail-generator-api-key', key: 'api-keys', via: 'API_KEYS_FILE' },
+        { source: 'Pod/thumbnail-generator-test', secret: 'thumbnail-generator-api-key', key: 'api-key', via: 'API_KEY' },
+      ]);
+      // The API's volume holds the digests only, never the key.
+      const apiVolumes = (podSpecs(manifests).find((pod) => pod.source === 'Deployment/thumbnail-generator-api')?.spec.volumes ?? []) as Values[];
+      const keyVolume = apiVolumes.find((volume) => (volume.secret as Values | undefined)?.secretName === 'thumbnail-generator-api-key');
+      expect((keyVolume?.secret as Values).items).toEqual([{ key: 'api-keys', path: 'api-keys' }]);
+    });
+
+    it('are off only when asked (api.apiKeys.generate=false): no Secret, no API_KEYS_FILE, no key for helm test', () => {
+      const manifests = render({ set: ['api.apiKeys.generate=false'] }).manifests;
+      expect(manifests.filter((m) => m.kind === 'Secret' && m.metadata.name.endsWith('-api-key'))).toEqual([]);
+      expect(appEnv(findManifest(manifests, 'Deployment', '-api')).API_KEYS_FILE).toBeUndefined();
+      expect(secretReads(manifests).filter((read) => read.via === 'API_KEY')).toEqual([]);
+    });
+
+    it('with api.apiKeys.existingSecret, generate nothing and mount that Secret’s entry', () => {
+      const manifests = render({ set: ['api.apiKeys.existingSecret=mine', 'api.apiKeys.key=digests'] }).manifests;
+      expect(manifests.filter((m) => m.kind === 'Secret' && m.metadata.name.endsWith('-api-key'))).toEqual([]);
+      expect(secretReads(manifests)).toContainEqual({ source: 'Deployment/thumbnail-generator-api', secret: 'mine', key: 'digests', via: 'API_KEYS_FILE' });
+    });
+
     it('every Secret the docs create is read by the chart under the entries the docs give it', () => {
       const created = documentedSecrets(deploymentDoc);
       const read = new Set<string>();
@@ -153,6 +188,23 @@ describe.skipIf(skipWithoutTool('helm', 'kubeconform', 'kubernetes-openapi', 'pr
         }
       }
       expect([...read].sort()).toEqual([...created.keys()].sort());
+    });
+  });
+
+  describe('forwarding headers (TRUST_PROXY)', () => {
+    const trustProxy = (set: string[] = []) => appEnv(findManifest(render({ set }).manifests, 'Deployment', '-api')).TRUST_PROXY?.value;
+
+    it('are trusted from no one without the Ingress, and from the one hop in front with it', () => {
+      expect(trustProxy()).toBeUndefined();
+      expect(trustProxy(['api.ingress.enabled=true'])).toBe('1');
+      expect(appEnv(findManifest(render({ set: ['api.ingress.enabled=true'] }).manifests, 'Deployment', '-worker')).TRUST_PROXY).toBeUndefined();
+    });
+
+    it('follow api.trustProxy when it is set', () => {
+      expect(trustProxy(['api.trustProxy=10.0.0.0/8'])).toBe('10.0.0.0/8');
+      // --set makes a number of it; the chart passes it on as the API reads it.
+      expect(trustProxy(['api.ingress.enabled=true', 'api.trustProxy=0'])).toBe('0');
+      expect(trustProxy(['api.trustProxy=2'])).toBe('2');
     });
   });
 

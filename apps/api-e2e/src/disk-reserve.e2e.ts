@@ -1,6 +1,7 @@
 import { statfsSync } from 'node:fs';
 import { mountSmallDisk, png50 } from '@thumbnail/testing';
 import { submit } from './support/client';
+import { rawRequest, uploadBody, uploadHead } from './support/raw-requests';
 import { eventually, listedCount, MIB, pendingWrites, streamUpload } from './support/reliability-http';
 import { TestService } from './support/service';
 
@@ -90,6 +91,51 @@ describe(`the disk reserve: a ${DISK} disk, MIN_FREE_STORAGE_BYTES of 24 MiB`, (
       expect(refused.status).toBe(400);
     }
     expect((await streamUpload(service.api.url, { fileBytes: UPLOAD, head }).answer).status).toBe(202);
+  });
+});
+
+describe(`uploads that stall: a ${DISK} disk, MIN_FREE_STORAGE_BYTES of 24 MiB`, () => {
+  const disk = mountSmallDisk(DISK);
+  if (disk.dir === null) {
+    console.log(`Skipping the stalled-upload reserve test: mounting a small disk (tmpfs) needs root (${disk.reason})`);
+    return;
+  }
+  const storageDir = disk.dir;
+  let service: TestService;
+
+  beforeAll(async () => {
+    // A long idle limit: the stalled uploads stay stalled for the whole test.
+    service = await TestService.start({
+      withoutWorker: true,
+      storageDir,
+      env: { MIN_FREE_STORAGE_BYTES: String(RESERVE), BODY_IDLE_TIMEOUT_MS: '120000' },
+    });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    disk.unmount();
+  });
+
+  it('hold room only for the bytes they sent, not for the size they declared', async () => {
+    const head = (await png50()).subarray(0, 33);
+    const file = Buffer.concat([head, Buffer.alloc(UPLOAD - head.length, 0x5a)]);
+    const body = uploadBody(file);
+    // Twelve uploads declare 4 MiB each (48 MiB, twice the room above the reserve), send 256 KiB and stop.
+    const stalled = Array.from({ length: 12 }, () =>
+      rawRequest(service.api.url, [uploadHead(body.whole.length), body.opening, file.subarray(0, 256 * 1024)], 120_000),
+    );
+    try {
+      await eventually(() => expect(pendingWrites(storageDir)).toHaveLength(12), 10_000);
+      // 3 MiB arrived in all: a whole 4 MiB upload still fits, and another after it.
+      expect((await streamUpload(service.api.url, { fileBytes: UPLOAD, head }).answer).status).toBe(202);
+      expect((await streamUpload(service.api.url, { fileBytes: UPLOAD, head }).answer).status).toBe(202);
+      expect(freeBytes(storageDir)).toBeGreaterThanOrEqual(RESERVE);
+    } finally {
+      for (const client of stalled) client.socket.destroy();
+    }
+    // Gone with their clients: their partial files and the room they held.
+    await eventually(() => expect(pendingWrites(storageDir)).toEqual([]), 10_000);
+    expect(service.storedFiles('originals')).toHaveLength(2);
   });
 });
 

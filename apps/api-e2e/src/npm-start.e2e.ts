@@ -54,6 +54,23 @@ function recorded(dataDir: string): { pid: number; command: string }[] {
     .map((line) => ({ pid: Number(line.split(' ')[0]), command: line.slice(line.indexOf(' ') + 1) }));
 }
 
+/** Local addresses of the sockets listening on `port`, from /proc/net/tcp and tcp6. */
+function listeningAddresses(port: number): string[] {
+  const addresses: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state !== '0A' || !local) continue; // 0A: LISTEN
+      const [hex, portHex] = local.split(':');
+      if (parseInt(portHex, 16) !== port) continue;
+      // IPv4 as the kernel prints it: four bytes in little-endian hex (0100007F is 127.0.0.1).
+      const ipv4 = hex.length === 8 ? [0, 1, 2, 3].map((i) => parseInt(hex.slice(6 - 2 * i, 8 - 2 * i), 16)).join('.') : null;
+      addresses.push(ipv4 ?? `[${hex}]`);
+    }
+  }
+  return addresses;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -92,6 +109,12 @@ describe('npm start (scripts/start.sh)', { timeout: 300_000 }, () => {
   it('keeps serving when the worker dies: it starts the worker again, and jobs complete', async () => {
     const npmStart = run();
     await npmStart.up();
+    // Local use: both apps listen on the loopback address only (the worker may still be
+    // starting: npm start waits for the API), and need no API key.
+    await vi.waitFor(() => {
+      expect(listeningAddresses(ports.PORT)).toEqual(['127.0.0.1']);
+      expect(listeningAddresses(ports.WORKER_PORT)).toEqual(['127.0.0.1']);
+    }, { timeout: 30_000, interval: 200 });
     const png = await png50();
     expect((await submitAndWait(npmStart.api, png)).status).toBe('complete');
 

@@ -7,6 +7,7 @@ import { createRedisConnection } from '@thumbnail/jobs';
 import { MetricsModule } from '@thumbnail/metrics';
 import { API_KEY_REGISTRY } from './auth/api-key.guard';
 import type { ApiKeyRegistry } from './auth/api-keys';
+import { urlForLog } from './auth/credentials-in-url';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { HealthController, InfrastructureModule, logDestination, pinoOptions, requestIdFor } from '@thumbnail/runtime';
 import { RootController } from './health/root.controller';
@@ -30,7 +31,8 @@ export class AppModule {
               // Probes and scrapes every few seconds would drown the useful lines.
               autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
               serializers: {
-                req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+                // The query is shown without its values (but our own parameters'): a client may send a secret there.
+                req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: urlForLog(req.url) }),
                 res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
               },
             },

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { IncomingMessage } from 'node:http';
 import multipart from '@fastify/multipart';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -11,7 +12,11 @@ import { METRICS, metricToken } from '@thumbnail/metrics';
 import { APP_VERSION, onTerminate, requestIdFor } from '@thumbnail/runtime';
 import { AppModule } from './app.module';
 import { loadApiKeys } from './auth/api-keys';
+import { refuseCredentialsInUrl } from './auth/credentials-in-url';
+import { toErrorResponse } from './errors/error-response';
 import { recordHttpMetrics } from './http-metrics';
+import { BodyDeadlines } from './http/body-deadlines';
+import { clientErrorHandler } from './http/client-errors';
 import { JobCompletionWaiter } from './thumbnails/job-completion-waiter.service';
 import { ThumbnailSubmissionService } from './thumbnails/thumbnail-submission.service';
 import { UploadLimits } from './thumbnails/upload-limits';
@@ -39,12 +44,23 @@ function drain(body: IncomingMessage, timeoutMs: number): Promise<boolean> {
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const apiKeys = exitOnConfigError(() => loadApiKeys(config));
+  const headersTimeout = Math.min(60_000, config.REQUEST_TIMEOUT_MS);
   const adapter = new FastifyAdapter({
-    trustProxy: true,
+    // Forwarding headers (X-Forwarded-Host, -Proto, -For) count only from the proxies named here.
+    trustProxy: config.TRUST_PROXY ?? false,
     genReqId: (req: IncomingMessage) => requestIdFor(req),
     bodyLimit: 1024 * 1024, // JSON bodies only; uploads are streamed with their own limit
     keepAliveTimeout: 72_000, // longer than common load balancers' idle timeout
     return503OnClosing: true,
+    // Node's own limits, for the headers above all (BodyDeadlines times bodies more finely).
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(100, headersTimeout / 10) },
+    // Errors found before any route runs answer in the API's shape too, quoting nothing.
+    clientErrorHandler: clientErrorHandler(),
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const answer = toErrorResponse(error, String(request.id));
+      void reply.code(answer.status).headers(answer.headers).send(answer.body);
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, apiKeys), adapter, {
     bufferLogs: true,
@@ -59,6 +75,11 @@ async function bootstrap(): Promise<void> {
   const limits = app.get(UploadLimits);
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  // First among the hooks that can refuse: every body is timed, refused or not.
+  new BodyDeadlines({ requestMs: config.REQUEST_TIMEOUT_MS, idleMs: config.BODY_IDLE_TIMEOUT_MS }).register(fastify);
+  refuseCredentialsInUrl(fastify);
+  fastify.addHook('onRequest', async (request) => {
     // Refused from the header alone: the body is never read.
     if (request.method === 'POST' && limits.declaresTooMuch(request.headers)) throw limits.tooLarge();
   });
@@ -68,8 +89,9 @@ async function bootstrap(): Promise<void> {
     // An upload refused part-way leaves unread bytes. A bounded remainder is read and dropped
     // before answering, so a client that writes its whole body before reading (many do) gets
     // the answer instead of a reset; an oversized or stalled one is cut off after the answer.
-    const bounded = limits.declaresReadableBody(request.headers);
-    if (!shuttingDown && reply.statusCode !== 413 && bounded && (await drain(request.raw, DRAIN_TIMEOUT_MS))) return;
+    // Not after a 413 (too much to read) or a 408 (the body stopped coming).
+    const bounded = limits.declaresReadableBody(request.headers) && reply.statusCode !== 413 && reply.statusCode !== 408;
+    if (!shuttingDown && bounded && (await drain(request.raw, DRAIN_TIMEOUT_MS))) return;
     void reply.header('connection', 'close');
   });
   recordHttpMetrics(fastify, {

@@ -28,7 +28,8 @@ PORT: api.containerPort
 WORKER_PORT: worker.containerPort
 WORKER_CONCURRENCY: worker.concurrency
 PUBLIC_URL: api.publicUrl
-API_KEYS_FILE: api.apiKeys.existingSecret
+API_KEYS_FILE: api.apiKeys.existingSecret or api.apiKeys.generate
+TRUST_PROXY: api.trustProxy
 LOG_LEVEL: config.logLevel
 SHUTDOWN_TIMEOUT_MS: config.shutdownTimeoutMs
 MAX_UPLOAD_BYTES: config.maxUploadBytes
@@ -232,6 +233,23 @@ password exists in exactly one Secret.
 {{- end -}}
 
 {{/*
+Where the API reads the digests of its accepted keys, as YAML: the Secret (`secret`), its entry
+(`entry`), and whether the chart generated it (`generated`); empty when API keys are off.
+Takes the root context.
+*/}}
+{{- define "thumbnail-generator.apiKeys" -}}
+{{- $keys := .Values.api.apiKeys -}}
+{{- if $keys.existingSecret -}}
+secret: {{ $keys.existingSecret | quote }}
+entry: {{ $keys.key | quote }}
+{{- else if $keys.generate -}}
+secret: {{ printf "%s-api-key" (include "thumbnail-generator.fullname" .) | quote }}
+entry: api-keys
+generated: true
+{{- end -}}
+{{- end -}}
+
+{{/*
 Deployment of one app component, with that component's subchart values (.Values.api or
 .Values.worker hold the subchart's defaults merged with what was set here).
 Takes (dict "root" . "component" "api"|"worker").
@@ -245,7 +263,8 @@ Takes (dict "root" . "component" "api"|"worker").
 {{- $labelCtx := dict "ctx" $root "component" $component "version" $tag -}}
 {{- $grace := $c.terminationGracePeriodSeconds | default (add (div (int64 $root.Values.config.shutdownTimeoutMs) 1000) 10) -}}
 {{- $isApi := eq $component "api" -}}
-{{- $mountApiKeys := and $isApi $c.apiKeys.existingSecret -}}
+{{- $apiKeys := include "thumbnail-generator.apiKeys" $root | fromYaml -}}
+{{- $mountApiKeys := and $isApi $apiKeys.secret -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -313,7 +332,14 @@ spec:
             {{- end }}
             {{- if $mountApiKeys }}
             - name: API_KEYS_FILE
-              value: {{ printf "/etc/thumbnail-generator/api-keys/%s" $c.apiKeys.key | quote }}
+              value: {{ printf "/etc/thumbnail-generator/api-keys/%s" $apiKeys.entry | quote }}
+            {{- end }}
+            {{- if $isApi }}
+            {{- with toString $c.trustProxy | default (ternary "1" "" $c.ingress.enabled) }}
+            # Forwarding headers count only from these proxies (the Ingress controller in front).
+            - name: TRUST_PROXY
+              value: {{ . | quote }}
+            {{- end }}
             {{- end }}
             {{- include "thumbnail-generator.connectionEnv" $root | trim | nindent 12 }}
             {{- range $name, $value := $c.env }}
@@ -371,8 +397,12 @@ spec:
         {{- if $mountApiKeys }}
         - name: api-keys
           secret:
-            secretName: {{ $c.apiKeys.existingSecret }}
+            secretName: {{ $apiKeys.secret }}
             defaultMode: 0440
+            # Only the digests: a generated Secret also holds the key itself, which the API never needs.
+            items:
+              - key: {{ $apiKeys.entry }}
+                path: {{ $apiKeys.entry }}
         {{- end }}
         {{- with $c.extraVolumes }}
         {{- toYaml . | nindent 8 }}

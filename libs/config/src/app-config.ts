@@ -35,6 +35,37 @@ function hasProtocol(value: string, protocols: string[]): boolean {
   }
 }
 
+/** The names proxy-addr (Fastify's trustProxy) knows for whole ranges. */
+const NAMED_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isAddressOrRange(value: string): boolean {
+  if (NAMED_RANGES.includes(value)) return true;
+  const [address, prefix, ...rest] = value.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+}
+
+/**
+ * Which peers may set X-Forwarded-For/-Host/-Proto: a hop count (the nearest N proxies) or a list
+ * of addresses and CIDR ranges. Unset or 0: none, so a client cannot change the links the API
+ * returns by sending those headers.
+ */
+const trustedProxies = z
+  .string()
+  .trim()
+  .default('')
+  .refine(
+    (v) => v === '' || /^\d{1,2}$/.test(v) || v.split(',').every((item) => isAddressOrRange(item.trim())),
+    `must be a number of proxy hops or comma-separated IP addresses or CIDR ranges (or ${NAMED_RANGES.join(', ')})`,
+  )
+  .transform((v): number | string[] | undefined => {
+    if (v === '' || v === '0') return undefined;
+    if (/^\d+$/.test(v)) return Number(v);
+    return v.split(',').map((item) => item.trim());
+  });
+
 const url = (protocols: string[]) =>
   z
     .string()
@@ -65,6 +96,12 @@ const common = z.object({
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   WORKER_PORT: integer(3001, 0, 65535),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
+  TRUST_PROXY: trustedProxies,
+  // Every request ends: a body that pauses or drags on is cut off (408) and its upload dropped.
+  REQUEST_TIMEOUT_MS: integer(300_000, 1000, 3_600_000),
+  BODY_IDLE_TIMEOUT_MS: integer(30_000, 100, 3_600_000),
+  LIST_CONCURRENCY_PER_KEY: integer(2, 1, 1000),
+  LIST_JOBS_PER_SECOND_PER_KEY: integer(5000, 1, 10_000_000),
 
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
 

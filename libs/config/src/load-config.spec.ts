@@ -56,6 +56,27 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MIN_FREE_STORAGE_BYTES: '-1' })).toThrow(/MIN_FREE_STORAGE_BYTES must be at least 0/);
   });
 
+  it('trusts no proxy by default; takes a hop count or addresses and ranges, and refuses anything else', () => {
+    expect(loadConfig({}).TRUST_PROXY).toBeUndefined();
+    expect(loadConfig({ TRUST_PROXY: '0' }).TRUST_PROXY).toBeUndefined();
+    expect(loadConfig({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, 127.0.0.1 ,fd00::/8,uniquelocal' }).TRUST_PROXY).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      'fd00::/8',
+      'uniquelocal',
+    ]);
+    for (const wrong of ['true', '10.0.0.0/33', 'proxy.example.com', '10.0.0.1,', '::1/129', '1.2.3.4/8/8', '-1']) {
+      expect(() => loadConfig({ TRUST_PROXY: wrong }), wrong).toThrow(/TRUST_PROXY must be a number of proxy hops or comma-separated IP addresses/);
+    }
+  });
+
+  it('bounds the request timeouts', () => {
+    expect(loadConfig({})).toMatchObject({ REQUEST_TIMEOUT_MS: 300_000, BODY_IDLE_TIMEOUT_MS: 30_000 });
+    expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '0' })).toThrow(/REQUEST_TIMEOUT_MS must be at least 1000/);
+    expect(() => loadConfig({ BODY_IDLE_TIMEOUT_MS: '50' })).toThrow(/BODY_IDLE_TIMEOUT_MS must be at least 100/);
+  });
+
   it('accepts API key digests and refuses anything else', () => {
     const digest = 'a'.repeat(64);
     expect(loadConfig({ API_KEYS: ` ${digest.toUpperCase()}, ${digest.replace(/a$/, 'b')} ` }).API_KEYS).toEqual([

@@ -2,14 +2,25 @@ import type { Redis } from 'ioredis';
 import type { JobStore } from '@thumbnail/jobs';
 import type { Storage } from '@thumbnail/storage';
 
+/**
+ * One dependency's state as a probe may show it: a failure's `reason` is one of a few fixed
+ * phrases, never the driver's message, which can name hosts, addresses, paths and buckets.
+ */
 export type CheckResult = { ok: true } | { ok: false; reason: string };
 
 export interface Readiness {
   ready: boolean;
   checks: Record<string, CheckResult>;
+  /** What each failing dependency said, for the log only. */
+  causes: Record<string, string>;
 }
 
 const CHECK_TIMEOUT_MS = 3_000;
+
+/** A failure whose message is ours and safe to show (a setting to change, not a place). */
+class ShownFailure extends Error {}
+
+const UNAVAILABLE = 'unavailable; the log says why';
 
 /**
  * Readiness of everything a process needs. Each check is bounded in time so a hung dependency
@@ -21,20 +32,22 @@ export async function checkReadiness(deps: { redis: Redis; storage: Storage; job
     check('storage', () => deps.storage.ping()),
     check('job_store', () => deps.jobStore.ping()),
   ]);
-  const checks = Object.fromEntries(entries);
-  return { ready: entries.every(([, result]) => result.ok), checks };
+  const checks = Object.fromEntries(entries.map(([name, result]) => [name, result]));
+  const causes = Object.fromEntries(entries.flatMap(([name, , cause]) => (cause === undefined ? [] : [[name, cause]])));
+  return { ready: entries.every(([, result]) => result.ok), checks, causes };
 }
 
-async function check(name: string, probe: () => Promise<void>): Promise<[string, CheckResult]> {
+async function check(name: string, probe: () => Promise<void>): Promise<[string, CheckResult, string?]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new ShownFailure(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
   });
   try {
     await Promise.race([probe(), timeout]);
     return [name, { ok: true }];
   } catch (error) {
-    return [name, { ok: false, reason: error instanceof Error ? error.message : String(error) }];
+    const cause = error instanceof Error ? error.message : String(error);
+    return [name, { ok: false, reason: error instanceof ShownFailure ? cause : UNAVAILABLE }, cause];
   } finally {
     clearTimeout(timer);
   }
@@ -49,7 +62,7 @@ async function checkRedis(redis: Redis): Promise<void> {
   const policy = await redis.config('GET', 'maxmemory-policy').catch(() => null);
   // Managed Redis services may refuse CONFIG; then we cannot tell and do not block on it.
   if (Array.isArray(policy) && policy[1] && policy[1] !== 'noeviction') {
-    throw new Error(
+    throw new ShownFailure(
       `maxmemory-policy is "${policy[1]}"; set it to "noeviction" or queued jobs may be silently dropped`,
     );
   }

@@ -7,7 +7,10 @@ import type { Storage } from './storage';
  * The S3 adapter is loaded only when chosen: the AWS SDK is a large share of a process's memory.
  */
 export async function createStorage(config: Env): Promise<Storage> {
-  if (config.STORAGE_DRIVER === 'fs') return new FsStorage({ root: config.STORAGE_DIR });
+  if (config.STORAGE_DRIVER === 'fs') {
+    // No upload outlives REQUEST_TIMEOUT_MS; the minute on top covers its last write and fsync.
+    return new FsStorage({ root: config.STORAGE_DIR, tmpMaxAgeMs: config.REQUEST_TIMEOUT_MS + 60_000 });
+  }
   const { S3Storage } = await import('./s3-storage');
   return new S3Storage({
     endpoint: config.S3_ENDPOINT,

@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { mountSmallDisk } from '@thumbnail/testing';
 import { FsStorage } from './fs-storage';
 import { StorageUnavailableError } from './storage';
@@ -106,18 +106,61 @@ describe('FsStorage', () => {
   });
 });
 
-describe('FsStorage.init', () => {
-  it('removes temp files a killed process left over an hour ago, and keeps recent ones', async () => {
+describe('FsStorage temp files', () => {
+  it('removes temp files a killed process left over an hour ago at start, and keeps recent ones', async () => {
     const root = mkdtempSync(join(tmpdir(), 'tg-fs-init-'));
+    const storage = new FsStorage({ root });
     try {
       mkdirSync(join(root, '.tmp'), { recursive: true });
       writeFileSync(join(root, '.tmp', 'stale'), 'x');
       writeFileSync(join(root, '.tmp', 'recent'), 'x');
       const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
       utimesSync(join(root, '.tmp', 'stale'), twoHoursAgo, twoHoursAgo);
-      await new FsStorage({ root }).init();
+      await storage.init();
       expect(existsSync(join(root, '.tmp', 'stale'))).toBe(false);
       expect(existsSync(join(root, '.tmp', 'recent'))).toBe(true);
+    } finally {
+      await storage.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps sweeping while it runs: a dead writer’s file goes once older than tmpMaxAgeMs, a live put’s stays', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tg-fs-sweep-'));
+    const storage = new FsStorage({ root, tmpMaxAgeMs: 4_000 });
+    try {
+      await storage.init();
+      // A put in progress: its body has not ended, so its temp file stays in .tmp.
+      const body = new PassThrough();
+      const put = storage.put(`originals/${randomUUID()}`, body);
+      body.write(Buffer.alloc(1024));
+      await vi.waitFor(() => expect(readdirSync(join(root, '.tmp'))).toHaveLength(1));
+      const [live] = readdirSync(join(root, '.tmp'));
+      // Left by a process killed mid-put after init ran: last written a minute ago.
+      writeFileSync(join(root, '.tmp', 'dead'), 'x');
+      const aMinuteAgo = new Date(Date.now() - 60_000);
+      utimesSync(join(root, '.tmp', 'dead'), aMinuteAgo, aMinuteAgo);
+
+      await vi.waitFor(() => expect(existsSync(join(root, '.tmp', 'dead'))).toBe(false), { timeout: 5_000, interval: 100 });
+      expect(readdirSync(join(root, '.tmp'))).toEqual([live]);
+      body.end(Buffer.alloc(1024));
+      await expect(put).resolves.toMatchObject({ bytes: 2048 });
+    } finally {
+      await storage.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('reports the bytes it has written as it writes them', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tg-fs-written-'));
+    const storage = new FsStorage({ root });
+    try {
+      const written: number[] = [];
+      const body = Buffer.alloc(600 * 1024, 1);
+      await storage.put(`originals/${randomUUID()}`, chunked(body), { onWritten: (bytes) => written.push(bytes) });
+      // Written in batches (more than one for 600 KiB), adding up to the whole body.
+      expect(written.length).toBeGreaterThan(1);
+      expect(written.reduce((a, b) => a + b, 0)).toBe(body.length);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, stat
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
+  type PutOptions,
   Storage,
   type StoredObject,
   type StoredObjectInfo,
@@ -15,6 +16,12 @@ import { assertValidKey, InvalidStorageKeyError } from './storage-key';
 export interface FsStorageOptions {
   /** Directory holding the objects; created (mode 0700) on first use. */
   root: string;
+  /**
+   * Age after which a temp file can only be a dead writer's (a process killed mid-put): no put
+   * may last longer. The API's REQUEST_TIMEOUT_MS bounds every upload, so the apps pass a little
+   * more than that. Default: an hour.
+   */
+  tmpMaxAgeMs?: number;
 }
 
 // Images are confidential: only the service's own user may read them.
@@ -22,7 +29,7 @@ const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 /** Writes in progress. No key can name it (key prefixes are `[a-z]+`). */
 const TMP_DIR = '.tmp';
-const STALE_TMP_MS = 60 * 60 * 1000;
+const DEFAULT_TMP_MAX_AGE_MS = 60 * 60 * 1000;
 /**
  * Incoming chunks are gathered up to this size and written with one writev: an upload arrives in
  * 64 KiB socket reads, and a write per read (as a WriteStream does) costs the API noticeably more
@@ -36,34 +43,52 @@ const WRITE_BATCH_BYTES = 256 * 1024;
  * volume shared by the api and the worker).
  *
  * A put streams into `<root>/.tmp/` and renames into place, so readers see the old file or the
- * whole new one, never a partial one. A process killed mid-put can leave a file in `.tmp`;
- * nothing reads it.
+ * whole new one, never a partial one. A failed put removes its temp file itself; one left by a
+ * process killed mid-put is removed once it is older than any put can last (`tmpMaxAgeMs`), at
+ * start and then every so often, by whichever process sharing the folder sees it first.
  */
 export class FsStorage extends Storage {
   private readonly root: string;
+  private readonly tmpMaxAgeMs: number;
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(options: FsStorageOptions) {
     super();
     this.root = resolve(options.root);
+    this.tmpMaxAgeMs = options.tmpMaxAgeMs ?? DEFAULT_TMP_MAX_AGE_MS;
+  }
+
+  /** Creates the root, checks it is writable, and starts sweeping dead writers' temp files. */
+  override async init(): Promise<void> {
+    await this.ping();
+    await this.sweepTempFiles();
+    // A quarter of the age: a dead writer's file goes at most 1.25 x tmpMaxAgeMs after its last write.
+    this.sweeper ??= setInterval(() => void this.sweepTempFiles().catch(() => undefined), Math.max(1_000, this.tmpMaxAgeMs / 4));
+    this.sweeper.unref();
   }
 
   /**
-   * Creates the root, checks it is writable, and removes temp files a killed process left behind
-   * (older than an hour: no live upload takes that long, and another replica may be writing).
+   * Removes temp files last written more than `tmpMaxAgeMs` ago. A live put's file is younger:
+   * its own writes keep its mtime recent, and no put lasts that long (another replica on the same
+   * volume may be writing its own).
    */
-  override async init(): Promise<void> {
-    await this.ping();
+  async sweepTempFiles(): Promise<number> {
     const tmp = join(this.root, TMP_DIR);
-    const cutoff = Date.now() - STALE_TMP_MS;
+    const cutoff = Date.now() - this.tmpMaxAgeMs;
+    let removed = 0;
     for (const name of await readdir(tmp).catch(() => [] as string[])) {
       const path = join(tmp, name);
       const info = await stat(path).catch(() => null);
-      if (info && info.mtimeMs < cutoff) await rm(path, { force: true });
+      if (info && info.mtimeMs < cutoff) {
+        await rm(path, { force: true });
+        removed++;
+      }
     }
+    return removed;
   }
 
   /** `contentType` is not kept on disk: the job record has it. */
-  async put(key: string, body: Readable): Promise<StoredObject> {
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
     let bodyError: unknown;
     const onBodyError = (error: unknown) => {
       bodyError ??= error;
@@ -75,7 +100,7 @@ export class FsStorage extends Storage {
       await this.makeDir(join(this.root, TMP_DIR));
       await this.makeDir(dirname(target));
       tmp = join(this.root, TMP_DIR, randomUUID());
-      const bytes = await writeDurably(tmp, body);
+      const bytes = await writeDurably(tmp, body, options.onWritten);
       await rename(tmp, target);
       return { key, bytes };
     } catch (error) {
@@ -170,7 +195,9 @@ export class FsStorage extends Storage {
   }
 
   async close(): Promise<void> {
-    // Nothing is held open between calls.
+    // Nothing else is held open between calls.
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
   }
 
   private pathOf(key: string): string {
@@ -209,7 +236,7 @@ export class FsStorage extends Storage {
  * a crash right after the caller's rename cannot leave an empty file under the final name.
  * Reading waits for each write, so a slow disk slows the sender instead of filling memory.
  */
-async function writeDurably(path: string, body: Readable): Promise<number> {
+async function writeDurably(path: string, body: Readable, onWritten: (bytes: number) => void = () => undefined): Promise<number> {
   const file = await open(path, 'wx', FILE_MODE);
   try {
     let bytes = 0;
@@ -220,11 +247,15 @@ async function writeDurably(path: string, body: Readable): Promise<number> {
       batchBytes += chunk.length;
       if (batchBytes < WRITE_BATCH_BYTES) continue;
       await writeFully(file, batch, batchBytes);
+      onWritten(batchBytes);
       bytes += batchBytes;
       batch = [];
       batchBytes = 0;
     }
-    if (batchBytes > 0) await writeFully(file, batch, batchBytes);
+    if (batchBytes > 0) {
+      await writeFully(file, batch, batchBytes);
+      onWritten(batchBytes);
+    }
     bytes += batchBytes;
     await file.sync();
     return bytes;

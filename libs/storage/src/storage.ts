@@ -14,6 +14,12 @@ export interface StoredObjectInfo {
 
 export interface PutOptions {
   contentType?: string;
+  /**
+   * Told how many more bytes reached the backend, as they do: the API counts an upload's bytes
+   * against the disk until the disk's own free space shows them. Adapters whose `freeBytes` is
+   * null need not call it.
+   */
+  onWritten?: (bytes: number) => void;
 }
 
 /** The object does not exist (a programming or consistency error, never transient). */

@@ -21,6 +21,8 @@ export interface RunningRedisServer {
   url: string;
   port: number;
   dir: string;
+  /** The server's process (SIGSTOP freezes it: every command waits until SIGCONT). */
+  pid: number;
   /** Stops the server (SIGTERM, then SIGKILL); keeps `dir` so a restart can reuse it. */
   stop(): Promise<void>;
   /** Stops the server and removes its data directory. */
@@ -61,6 +63,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     url: `redis://${address}:${port}`,
     port,
     dir,
+    pid: child.pid ?? -1,
     stop,
     destroy: async () => {
       await stop();

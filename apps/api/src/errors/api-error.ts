@@ -23,6 +23,25 @@ export const RETRY_AFTER_SECONDS = '5';
 export const errors = {
   fileRequired: (detail = 'Send the image as multipart/form-data in a field named "file".') =>
     new ApiError(400, 'file_required', detail),
+  malformedMultipart: () =>
+    new ApiError(400, 'malformed_multipart', 'The multipart body ended early or is malformed.'),
+  /** A credential in the URL: proxies and logs keep URLs, so it is refused before anything else. */
+  credentialsInUrl: (parameter: string | null) =>
+    new ApiError(
+      400,
+      'credentials_in_url',
+      `${parameter ? `The query parameter "${parameter}"` : 'A query parameter'} looks like a credential; send the API key as ` +
+        '"Authorization: Bearer <key>", never in the URL (and replace a key that was sent in one).',
+    ),
+  requestTimeout: (what: 'idle' | 'request', limitMs: number) =>
+    new ApiError(
+      408,
+      'request_timeout',
+      what === 'idle'
+        ? `The request body stopped arriving for ${limitMs} ms; nothing was stored.`
+        : `The request took longer than ${limitMs} ms to arrive; nothing was stored.`,
+      { connection: 'close' },
+    ),
   tooManyFiles: () =>
     new ApiError(400, 'too_many_files', 'Send exactly one file per request, in the field "file".'),
   invalidParameter: (name: string, detail: string) =>
@@ -48,6 +67,9 @@ export const errors = {
     new ApiError(429, 'queue_full', 'Too many jobs are waiting; try again shortly.', {
       'retry-after': RETRY_AFTER_SECONDS,
     }),
+  /** Too many requests of one kind from one API key at once (listing). */
+  tooManyRequests: (detail: string, retryAfterSeconds = 1) =>
+    new ApiError(429, 'too_many_requests', detail, { 'retry-after': String(retryAfterSeconds) }),
   insufficientStorage: () =>
     new ApiError(
       507,

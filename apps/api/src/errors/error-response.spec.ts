@@ -25,6 +25,21 @@ describe('toErrorResponse', () => {
   });
 
   it.each([
+    [Object.assign(new Error("'/thumbnail/%E0%A4%A?token=s3cret' is not a valid url component"), { code: 'FST_ERR_BAD_URL', statusCode: 400 }), 400, 'bad_request'],
+    [Object.assign(new Error('Unsupported Media Type: application/x-s3cret'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), 415, 'unsupported_media_type'],
+    [Object.assign(new Error("Body cannot be empty when content-type is set to 'application/json'"), { code: 'FST_ERR_CTP_EMPTY_JSON_BODY', statusCode: 400 }), 400, 'bad_request'],
+    [Object.assign(new Error("'/thumbnail/s3cret…' is exceeding the max param length"), { code: 'FST_ERR_MAX_PARAM_LENGTH', statusCode: 414 }), 414, 'uri_too_long'],
+    [Object.assign(new Error('Unexpected token s3cret in JSON at position 1'), { statusCode: 400 }), 400, 'bad_request'],
+    [Object.assign(new Error('Request Header Fields Too Large: s3cret'), { statusCode: 431 }), 431, 'headers_too_large'],
+    [Object.assign(new Error('teapot s3cret'), { statusCode: 418 }), 418, 'bad_request'],
+  ])('answers the framework’s own error %# with our code and message, never its text (which quotes the request)', (error, status, code) => {
+    const answer = toErrorResponse(error, 'r1');
+    expect(answer).toMatchObject({ status, unexpected: false });
+    expect(answer.body.error.code).toBe(code);
+    expect(JSON.stringify(answer.body)).not.toMatch(/s3cret|application\/x-|token/);
+  });
+
+  it.each([
     [new StorageUnavailableError('credentials rejected (SignatureDoesNotMatch) at minio.internal:9000'), 'Storage is unavailable; try again shortly.'],
     [new JobStoreUnavailableError('connect ECONNREFUSED 10.0.0.7:27017'), 'The job store is unavailable; try again shortly.'],
   ])('answers a dependency outage with 503 and Retry-After, its reason for the log only', (outage, message) => {

@@ -16,6 +16,10 @@ export interface ErrorBody {
   error: { code: string; message: string; request_id?: string; [detail: string]: string | undefined };
 }
 
+/**
+ * Codes and messages for the HTTP framework's own 4xx errors (Fastify, NestJS, Node's parser).
+ * Their messages are never shown: many quote the request (its URL, its content type).
+ */
 const STATUS_CODES: Record<number, [string, string]> = {
   400: ['bad_request', 'The request is malformed.'],
   401: ['unauthorized', 'Missing or invalid API key.'],
@@ -24,8 +28,16 @@ const STATUS_CODES: Record<number, [string, string]> = {
   406: ['not_acceptable', 'Not acceptable.'],
   408: ['request_timeout', 'The request took too long to arrive.'],
   413: ['payload_too_large', 'The request body is too large.'],
+  414: ['uri_too_long', 'The URL is too long.'],
   415: ['unsupported_media_type', 'Unsupported content type.'],
   429: ['too_many_requests', 'Too many requests.'],
+  431: ['headers_too_large', 'The request headers are too large.'],
+};
+
+/** Fastify errors worth a more precise message than their status's. */
+const FRAMEWORK_MESSAGES: Record<string, string> = {
+  FST_ERR_BAD_URL: 'The URL is not valid: it has a malformed percent-encoding.',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path segment of the URL is too long.',
 };
 
 /**
@@ -38,16 +50,7 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
   const outage = dependencyOutage(error);
   if (outage) return { ...fromApiError(outage), outage: (error as Error).message };
   const status = statusOf(error);
-  if (status >= 400 && status < 500) {
-    const [code, message] = STATUS_CODES[status] ?? ['bad_request', 'The request could not be handled.'];
-    const detail = fastifyDetail(error);
-    return {
-      status,
-      body: { error: { code, message: detail ?? message } },
-      headers: {},
-      unexpected: false,
-    };
-  }
+  if (status >= 400 && status < 500) return clientErrorResponse(status, frameworkCode(error));
   return {
     status: 500,
     body: {
@@ -62,6 +65,17 @@ export function toErrorResponse(error: unknown, requestId: string): ErrorRespons
   };
 }
 
+/** The answer to a client error the framework found (a 4xx status), in our words. */
+export function clientErrorResponse(status: number, frameworkCode = ''): ErrorResponse {
+  const [code, message] = STATUS_CODES[status] ?? ['bad_request', 'The request could not be handled.'];
+  return {
+    status,
+    body: { error: { code, message: FRAMEWORK_MESSAGES[frameworkCode] ?? message } },
+    headers: {},
+    unexpected: false,
+  };
+}
+
 function statusOf(error: unknown): number {
   if (typeof error !== 'object' || error === null) return 500;
   const e = error as { getStatus?: () => number; statusCode?: number; status?: number };
@@ -70,13 +84,9 @@ function statusOf(error: unknown): number {
   return 500;
 }
 
-/** Fastify's own client errors (bad JSON, wrong content type) have safe, useful messages. */
-function fastifyDetail(error: unknown): string | undefined {
-  const e = error as { code?: unknown; message?: unknown };
-  if (typeof e.code === 'string' && e.code.startsWith('FST_') && typeof e.message === 'string') {
-    return e.message.slice(0, 200);
-  }
-  return undefined;
+function frameworkCode(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : '';
 }
 
 function fromApiError(error: ApiError): ErrorResponse {

@@ -20,6 +20,8 @@ import { JobCompletionWaiter } from './job-completion-waiter.service';
 export const MAX_WAIT_SECONDS = 30;
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
+/** The largest page a listing may ask for. */
+export const MAX_PAGE_SIZE = MAX_LIMIT;
 
 export interface JobListView {
   data: JobView[];
@@ -111,6 +113,12 @@ export class ThumbnailQueryService {
 
 function thumbnailMissing(): ApiError {
   return new ApiError(410, 'thumbnail_missing', 'The thumbnail is no longer stored.');
+}
+
+/** The page size a listing asks for; invalid sizes are refused by `parseLimit`. */
+export function requestedPageSize(value: unknown): number {
+  const limit = Number(value);
+  return value === undefined || value === '' || !Number.isInteger(limit) ? DEFAULT_LIMIT : Math.min(MAX_LIMIT, Math.max(1, limit));
 }
 
 function parseLimit(value: unknown): number {

@@ -21,14 +21,13 @@ import {
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { Storage } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
-import { declaredBodyBytes } from './declared-body-bytes';
 import { CallbackUrls } from './callback-urls';
 import { IdempotencyKeys } from './idempotency-keys.service';
 import { cleanFilename } from './job-view';
 import { QueueAdmissionService } from './queue-admission.service';
 import { UploadInspector } from './upload-inspector';
 import { UploadLimits } from './upload-limits';
-import { UploadSpace } from './upload-space';
+import { claimingStream, UploadSpace, type UploadReservation } from './upload-space';
 
 interface StoredUpload {
   filename: string;
@@ -78,9 +77,9 @@ export class ThumbnailSubmissionService {
     let fit = parseFit(queryFit ?? 'cover');
     let callbackUrl: string | null = null;
     let upload: StoredUpload | null = null;
-    // Claimed right before the try whose finally gives it back: a refusal in between would keep
-    // the room claimed for good.
-    const releaseSpace = await this.space.claim(declaredBodyBytes(request.headers));
+    // Opened right before the try whose finally closes it: a refusal in between would keep its
+    // room claimed for good.
+    const reservation = await this.space.open();
     try {
       const parts = request.parts({ limits: this.limits.parserLimits() });
       for await (const part of parts) {
@@ -92,7 +91,7 @@ export class ThumbnailSubmissionService {
         if (part.fieldname !== 'file') {
           throw errors.fileRequired(`The file came in the field "${cleanFilename(part.fieldname)}"; send it in the field "file".`);
         }
-        upload = await this.storeOriginal(key, part.file, part.filename, idempotencyKey !== null);
+        upload = await this.storeOriginal(key, part.file, part.filename, reservation, idempotencyKey !== null);
       }
     } catch (error) {
       // The write may have started: adapters drop partial data, and deleting nothing is harmless.
@@ -100,7 +99,7 @@ export class ThumbnailSubmissionService {
       throw toUploadError(error, this.limits);
     } finally {
       // Stored or dropped: either way the disk's own free space now says what it took.
-      releaseSpace();
+      reservation.close();
     }
     if (!upload) throw errors.fileRequired();
 
@@ -154,7 +153,7 @@ export class ThumbnailSubmissionService {
       throw errors.unavailable('The job queue (Redis)');
     }
     // Not confirmed (Redis failed right after queuing): the pending claim expires within a
-    // minute, and a replay meanwhile waits, then gets 409 and tries again.
+    // minute. A replay meanwhile waits, then gets 409; one after that makes a second job.
     if (idempotencyKey !== null) await this.idempotency.confirm(owner, idempotencyKey, id).catch(() => undefined);
     this.submitted.inc();
     this.uploadBytes.observe(upload.inspector.bytes);
@@ -169,20 +168,30 @@ export class ThumbnailSubmissionService {
     );
   }
 
-  private async storeOriginal(key: string, file: Readable, filename: string, digest: boolean): Promise<StoredUpload> {
+  private async storeOriginal(
+    key: string,
+    file: Readable,
+    filename: string,
+    reservation: UploadReservation,
+    digest: boolean,
+  ): Promise<StoredUpload> {
     const inspector = new UploadInspector({
       maxBytes: this.limits.fileBytes,
       maxPixels: this.config.LIMIT_INPUT_PIXELS,
     });
+    const claimed = claimingStream(reservation);
     // Beside the pipe, not in it: a second reader of the same chunks.
     const hash = digest ? createHash('sha256') : null;
     if (hash) file.on('data', (chunk: Buffer) => hash.update(chunk));
-    // pipeline() tears both streams down together: a client abort fails the storage write, and
-    // a refusal by the inspector stops reading the client.
-    pipeline(file, inspector, () => undefined);
+    // pipeline() tears the streams down together: a client abort fails the storage write, and a
+    // refusal by the inspector or for disk space stops reading the client.
+    pipeline(file, inspector, claimed, () => undefined);
     this.uploading.add(file);
     try {
-      await this.storage.put(key, inspector, { contentType: 'application/octet-stream' });
+      await this.storage.put(key, claimed, {
+        contentType: 'application/octet-stream',
+        onWritten: (bytes) => reservation.written(bytes),
+      });
     } finally {
       this.uploading.delete(file);
     }
@@ -221,10 +230,13 @@ function parseFit(value: unknown): ThumbnailFit {
   throw errors.invalidParameter('fit', `must be one of ${THUMBNAIL_FITS.join(', ')}.`);
 }
 
+/** What busboy (the multipart parser) says about a body that is not a well-formed form. */
+const MALFORMED_FORM = /^(Multipart: Boundary not found|Unexpected end of (form|multipart)|Malformed)|terminated early/i;
+
 /** Maps what multipart parsing and storage can throw to client-facing errors. */
 function toUploadError(error: unknown, limits: UploadLimits): unknown {
   if (error instanceof ApiError) return error;
-  const code = (error as { code?: string }).code;
+  const { code, statusCode, message } = (error ?? {}) as { code?: unknown; statusCode?: unknown; message?: unknown };
   switch (code) {
     case 'FST_FILES_LIMIT':
       return errors.tooManyFiles();
@@ -235,10 +247,10 @@ function toUploadError(error: unknown, limits: UploadLimits): unknown {
       return new ApiError(400, 'too_many_parts', 'The form has too many parts; send one file and at most the fields "fit" and "callback_url".');
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return errors.fileRequired();
-    default:
-      if (/Unexpected end of (form|multipart)|terminated early|Malformed/i.test((error as Error)?.message ?? '')) {
-        return new ApiError(400, 'malformed_multipart', 'The multipart body ended early or is malformed.');
-      }
-      return error;
   }
+  // @fastify/multipart's other refusals of the form (a field named __proto__, a bad JSON field, a
+  // body closed part-way) are 4xx errors of its own; their messages are not ours to show.
+  const multipartRefusal = typeof code === 'string' && code.startsWith('FST_') && typeof statusCode === 'number' && statusCode < 500;
+  if (multipartRefusal || (typeof message === 'string' && MALFORMED_FORM.test(message))) return errors.malformedMultipart();
+  return error;
 }

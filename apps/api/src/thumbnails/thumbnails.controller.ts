@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, Header, HttpCode, Logger, Param, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, Header, HttpCode, Logger, Param, Post, Query, Req, Res, StreamableFile, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isFinished, JOB_STATUSES, THUMBNAIL_FITS, type JobView, type ThumbnailJob } from '@thumbnail/jobs';
@@ -8,6 +8,7 @@ import { errorExample, jobExample } from './openapi-examples';
 import { parseIdempotencyKey } from './idempotency-keys.service';
 import { JobDeletionService } from './job-deletion.service';
 import { JobRetryService } from './job-retry.service';
+import { ListingLimit } from './listing-limit.interceptor';
 import { MAX_WAIT_SECONDS, parseWait, ThumbnailQueryService } from './thumbnail-query.service';
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
 
@@ -110,6 +111,7 @@ export class ThumbnailsController {
   }
 
   @Get()
+  @UseInterceptors(ListingLimit)
   @ApiOperation({ summary: 'List jobs, newest first' })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
   @ApiQuery({ name: 'cursor', required: false, description: '`page.next_cursor` of the previous page' })

@@ -9,6 +9,7 @@ import { IdempotencyKeys } from './idempotency-keys.service';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
 import { JobDeletionService } from './job-deletion.service';
 import { JobRetryService } from './job-retry.service';
+import { ListingLimit } from './listing-limit.interceptor';
 import { QueueAdmissionService } from './queue-admission.service';
 import { ThumbnailQueryService } from './thumbnail-query.service';
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
@@ -29,16 +30,13 @@ import { UploadSpace } from './upload-space';
     JobRetryService,
     IdempotencyKeys,
     { provide: CallbackUrls, inject: [APP_CONFIG], useFactory: (config: Env) => new CallbackUrls(config) },
+    ListingLimit,
     { provide: UploadLimits, inject: [APP_CONFIG], useFactory: (config: Env) => new UploadLimits(config.MAX_UPLOAD_BYTES) },
     {
       provide: UploadSpace,
-      inject: [APP_CONFIG, Storage, UploadLimits],
-      useFactory: (config: Env, storage: Storage, limits: UploadLimits) =>
-        new UploadSpace({
-          freeBytes: () => storage.freeBytes(),
-          reserveBytes: config.MIN_FREE_STORAGE_BYTES,
-          maxUploadBytes: limits.fileBytes,
-        }),
+      inject: [APP_CONFIG, Storage],
+      useFactory: (config: Env, storage: Storage) =>
+        new UploadSpace({ freeBytes: () => storage.freeBytes(), reserveBytes: config.MIN_FREE_STORAGE_BYTES }),
     },
   ],
   exports: [BullModule, UploadLimits],
