@@ -10,6 +10,7 @@ import { imageRows, renderReport, targetVerdicts, type BenchReport } from './rep
 import { QuietGate } from './resource-meter';
 import { measureService } from './service-bench';
 import { measureVariants, type VariantsResult } from './variants-bench';
+import { measureWebhooks, type WebhookBenchResult } from './webhook-bench';
 
 /**
  * One `npm run bench`: limit, peer, service on fs and on s3, a profiled run, then the table and
@@ -63,6 +64,11 @@ export async function runBench(workspace: string): Promise<BenchReport> {
       if (result.error) errors.push(`service ${mode}: ${result.error}`);
     }
   }
+  let webhooks: WebhookBenchResult | null = null;
+  if (runs('webhooks')) {
+    log('webhooks: the fs service at saturation without and with a webhook for every job, alternated');
+    webhooks = await phase('webhooks', () => measureWebhooks(corpus, settings, gate, log));
+  }
   let profile: ProfileResult | null = null;
   if (runs('profile') && settings.profile.images.length > 0) {
     log(`profile: CPU profiles of api and worker during saturation, ${settings.profile.storage} (${settings.profile.images.join(', ')})`);
@@ -90,6 +96,7 @@ export async function runBench(workspace: string): Promise<BenchReport> {
     limit,
     peer,
     service,
+    webhooks,
     profile,
     variants,
     errors,

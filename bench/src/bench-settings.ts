@@ -5,8 +5,8 @@ import { availableParallelism } from 'node:os';
  * minutes (15 when shared) on 2 cores. BENCH_QUICK=1 shortens every measurement (a smoke run; its numbers are
  * not worth comparing).
  */
-export type BenchPhase = 'limit' | 'nginx' | 'fs' | 's3' | 'profile' | 'variants';
-export const ALL_PHASES: BenchPhase[] = ['limit', 'nginx', 'fs', 's3', 'profile', 'variants'];
+export type BenchPhase = 'limit' | 'nginx' | 'fs' | 's3' | 'webhooks' | 'profile' | 'variants';
+export const ALL_PHASES: BenchPhase[] = ['limit', 'nginx', 'fs', 's3', 'webhooks', 'profile', 'variants'];
 
 export interface BenchSettings {
   cores: number;

@@ -336,6 +336,16 @@ describe.skipIf(skipWithoutTool('helm', 'kubeconform', 'kubernetes-openapi', 'pr
         'thumbnail-generator-worker',
       ]);
       expect(manifests.filter((m) => m.kind === 'HorizontalPodAutoscaler')).toHaveLength(2);
+      // Webhooks: the secret from its Secret, for the worker (which signs) and the API alike;
+      // the worker may reach the receivers, on the listed ports and WEBHOOK_URL's own.
+      expect(appEnv(findManifest(manifests, 'Deployment', '-worker')).WEBHOOK_SECRET.valueFrom).toEqual({
+        secretKeyRef: { name: 'thumbnail-webhooks', key: 'webhook-secret' },
+      });
+      expect(config).toMatchObject({ WEBHOOK_URL: 'https://hooks.example.internal:8443/thumbnails', WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com,*.customers.example.com' });
+      const egress = (policy: string) => ((findManifest(manifests, 'NetworkPolicy', policy).spec as Values).egress as Values[]);
+      const toReceivers = egress('-worker').find((rule) => JSON.stringify(rule.to ?? []).includes('169.254.0.0/16'));
+      expect(toReceivers?.ports).toEqual([443, 80, 8443].map((port) => ({ port, protocol: 'TCP' })));
+      expect(egress('-api').some((rule) => JSON.stringify(rule.to ?? []).includes('169.254.0.0/16'))).toBe(false);
       expect((findManifest(manifests, 'Deployment', '-api').spec as Values).replicas).toBeUndefined();
       expect(findManifest(manifests, 'Ingress', '-api')).toBeTruthy();
     });
@@ -378,6 +388,11 @@ describe.skipIf(skipWithoutTool('helm', 'kubeconform', 'kubernetes-openapi', 'pr
     expect(refusal(['worker.terminationGracePeriodSeconds=10'])).toMatch(/must be longer than config\.shutdownTimeoutMs/);
     expect(refusal(['mongodb.enabled=false'], ['--skip-schema-validation'])).toContain('mongodb.enabled=false with jobStore=mongo needs your own MongoDB');
     expect(refusal(['redis.enabled=false'], ['--skip-schema-validation'])).toContain('redis.enabled=false needs your own Redis');
+    const hook = 'webhooks.url=https://hooks.example.com/in';
+    expect(refusal([hook])).toMatch(/webhooks/);
+    expect(refusal([hook], ['--skip-schema-validation'])).toContain('webhooks.url needs a signing secret');
+    expect(refusal(['webhooks.secret=s3cr3t'])).toMatch(/\/webhooks\/secret/);
+    expect(refusal(['webhooks.existingSecret=thumbnail-webhooks'])).toContain('set api.publicUrl');
   });
 });
 

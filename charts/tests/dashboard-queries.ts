@@ -30,6 +30,7 @@ export const RUNBOOK_ANCHORS = [
   'alert-joblatencyhigh',
   'alert-originalsnotdeleted',
   'alert-workercrashes',
+  'alert-webhookdeliveriesfailing',
 ] as const;
 
 /**

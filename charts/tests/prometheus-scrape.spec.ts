@@ -8,7 +8,7 @@ import { RULES_FILE, alertQueries, dashboardQueries } from './dashboard-queries'
 import { absentArgument, alertOperands, subqueryResolutionsSeconds, withoutThresholds } from './prometheus-promql';
 import { type PromAlertRule, type PromSample, type RulesData, type RunningPrometheus, requirePrometheus, startPrometheus } from './prometheus-server';
 import * as testing from '@thumbnail/testing';
-import { type TrafficFiles, call, trafficFiles, upload, uploadAndWait } from './prometheus-traffic';
+import { type TrafficFiles, type WebhookReceiver, call, startWebhookReceiver, trafficFiles, upload, uploadAndWait } from './prometheus-traffic';
 
 /*
  * The chart's PromQL against the real thing: a real Prometheus scrapes the built API and worker
@@ -49,6 +49,7 @@ let prometheus: RunningPrometheus;
 /** Unix seconds at which every query is evaluated, so they all see the same data. */
 let evaluatedAt: number;
 let logs: () => string = () => '';
+let webhooks: WebhookReceiver;
 
 beforeAll(async () => {
   requirePrometheus();
@@ -60,6 +61,7 @@ beforeAll(async () => {
   mkdirSync(storageDir);
 
   const redis = await started(() => testing.startRedisServer(), (server) => server.destroy());
+  webhooks = await started(() => startWebhookReceiver(), (receiver) => receiver.close());
   const env = {
     REDIS_URL: redis.url,
     STORAGE_DRIVER: 'fs',
@@ -68,6 +70,12 @@ beforeAll(async () => {
     JOB_ATTEMPTS: '1',
     RECONCILE_INTERVAL_MS: '0',
     SHUTDOWN_TIMEOUT_MS: '5000',
+    // Every job's webhook to a receiver that rejects every other one; one attempt each, so the
+    // rejected ones count as failed deliveries at once.
+    WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+    WEBHOOK_URL: webhooks.url,
+    PUBLIC_URL: 'http://thumbnails.example.test',
+    WEBHOOK_ATTEMPTS: '1',
   };
   // One after the other, as the e2e suites do: on 2 busy cores, two Node apps booting at once
   // can take long enough to hit startApp's 30 s /health deadline.
@@ -149,10 +157,13 @@ function startApp(name: 'api' | 'worker', env: Record<string, string>): Promise<
  * fails (`invalid_image`), uploads the API refuses (415, 400), 404s, and 503s.
  */
 async function driveRound(api: string, storageDir: string, files: TrafficFiles): Promise<void> {
+  const webhooksBefore = webhooks.received();
   const jobs = await Promise.all([
     ...Array.from({ length: GOOD_UPLOADS_PER_ROUND }, () => uploadAndWait(api, files.png)),
     ...Array.from({ length: FAILING_UPLOADS_PER_ROUND }, () => uploadAndWait(api, files.truncatedPng)),
   ]);
+  // One webhook per finished job, sent right after it finished.
+  await vi.waitFor(() => expect(webhooks.received() - webhooksBefore).toBe(jobs.length), { timeout: 10_000, interval: 50 });
   expect(jobs.map((job) => job.error?.code ?? job.status)).toEqual([
     ...Array<string>(GOOD_UPLOADS_PER_ROUND).fill('complete'),
     ...Array<string>(FAILING_UPLOADS_PER_ROUND).fill('invalid_image'),

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 
 /** Files and HTTP calls the scrape test drives the API with, the way a client would. */
@@ -71,4 +73,36 @@ export async function uploadAndWait(api: string, file: Buffer, timeoutMs = 30_00
     if (job?.status === 'complete' || job?.status === 'failed') return job as FinishedJob;
     if (Date.now() > deadline) throw new Error(`job ${id} still ${job?.status} after ${timeoutMs} ms`);
   }
+}
+
+export interface WebhookReceiver {
+  url: string;
+  /** Webhooks received so far. */
+  received(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A receiver for WEBHOOK_URL on 127.0.0.1 that accepts every other webhook (200) and rejects the
+ * rest (500), so both delivered and failed deliveries exist to be counted.
+ */
+export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  let received = 0;
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      received++;
+      response.writeHead(received % 2 === 0 ? 500 : 200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    received: () => received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

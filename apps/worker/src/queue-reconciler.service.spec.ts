@@ -16,12 +16,15 @@ import {
   THUMBNAIL_QUEUE,
   type ThumbnailJobPayload,
   waitForRedis,
+  WEBHOOK_QUEUE,
+  type WebhookDeliveryPayload,
 } from '@thumbnail/jobs';
 import { FsStorage } from '@thumbnail/storage';
 import { startRedisServer, type RunningRedisServer } from '@thumbnail/testing';
 import { ImageProcessor, type MadeVariants } from '@thumbnail/thumbnail-making';
 import { QueueReconcilerService } from './queue-reconciler.service';
 import { ThumbnailMakerService } from './thumbnail-maker.service';
+import { WebhookNotifier } from './webhooks/webhook-notifier.service';
 
 class UnusedProcessor extends ImageProcessor {
   override makeVariants(): Promise<MadeVariants> {
@@ -36,6 +39,7 @@ describe('QueueReconcilerService and entries that failed without their record', 
   let server: RunningRedisServer;
   let redis: Redis;
   let queue: Queue<ThumbnailJobPayload>;
+  let webhookQueue: Queue<WebhookDeliveryPayload>;
   let taker: Worker<ThumbnailJobPayload>;
   let store: RedisJobStore;
   let storage: FsStorage;
@@ -50,6 +54,7 @@ describe('QueueReconcilerService and entries that failed without their record', 
     const connection = { host: hostname, port: Number(port), maxRetriesPerRequest: null };
     queue = new Queue(THUMBNAIL_QUEUE, { connection });
     taker = new Worker(THUMBNAIL_QUEUE, null, { connection, autorun: false });
+    webhookQueue = new Queue(WEBHOOK_QUEUE, { connection });
     store = new RedisJobStore(redis);
     root = mkdtempSync(join(tmpdir(), 'reconciler-spec-'));
     storage = new FsStorage({ root });
@@ -68,12 +73,14 @@ describe('QueueReconcilerService and entries that failed without their record', 
       new Histogram({ name: 'wait', help: 'h', registers: [registry] }),
       new Histogram({ name: 'processing', help: 'h', registers: [registry] }),
       new Gauge({ name: 'in_progress', help: 'h', registers: [registry] }),
+      new WebhookNotifier(config, storage, webhookQueue),
     );
     reconciler = new QueueReconcilerService(config, queue, store, maker, logger);
   });
   afterAll(async () => {
     await taker?.close();
     await queue?.close();
+    await webhookQueue?.close();
     redis?.disconnect();
     await server?.destroy();
     rmSync(root, { recursive: true, force: true });
@@ -93,6 +100,7 @@ describe('QueueReconcilerService and entries that failed without their record', 
       width: 100,
       height: 100,
       variants: [{ name: 'default', width: 100, height: 100, fit: 'cover', format: 'png', quality: null, output: null }],
+      callbackUrl: null,
       owner: null,
       requestId: null,
       createdAt: new Date(Date.now() - 60_000),

@@ -3,15 +3,26 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Env } from '@thumbnail/config';
-import { createRedisConnection, originalKey, RedisJobStore, thumbnailKey, type ThumbnailVariant, waitForRedis } from '@thumbnail/jobs';
+import {
+  createRedisConnection,
+  originalKey,
+  RedisJobStore,
+  thumbnailKey,
+  type ThumbnailVariant,
+  waitForRedis,
+  WEBHOOK_QUEUE,
+  type WebhookDeliveryPayload,
+} from '@thumbnail/jobs';
 import { FsStorage, StorageUnavailableError } from '@thumbnail/storage';
 import { startRedisServer, type RunningRedisServer } from '@thumbnail/testing';
 import { ImageProcessor, InvalidImageError, type MadeVariants, type VariantPlan } from '@thumbnail/thumbnail-making';
 import { ThumbnailMakerService } from './thumbnail-maker.service';
+import { WebhookNotifier } from './webhooks/webhook-notifier.service';
 
 /** An image processor that answers what the case needs; the port is ours to substitute. */
 class ScriptedProcessor extends ImageProcessor {
@@ -39,17 +50,42 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
   let registry: Registry;
   let finished: Counter<string>;
   let maker: ThumbnailMakerService;
+  let webhookQueue: Queue<WebhookDeliveryPayload>;
+  const HOUR_MS = 3600 * 1000;
+  const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 
   beforeAll(async () => {
     redisServer = await startRedisServer();
     redis = createRedisConnection(redisServer.url, 'command', 'maker-spec');
     await waitForRedis(redis, 5_000);
     store = new RedisJobStore(redis);
+    webhookQueue = new Queue(WEBHOOK_QUEUE, { connection: createRedisConnection(redisServer.url, 'command', 'maker-spec-queue') });
   });
   afterAll(async () => {
+    await webhookQueue?.close();
     redis?.disconnect();
     await redisServer?.destroy();
   });
+
+  /** A maker with these settings, sharing the case's `finished` counter; its other meters are its own. */
+  function makerWith(config: Partial<Env>): ThumbnailMakerService {
+    const own = new Registry();
+    const env = { KEEP_ORIGINALS: false, WORKER_CONCURRENCY: 1, RETRY_WINDOW_HOURS: 24, ...config } as Env;
+    return new ThumbnailMakerService(
+      env,
+      redis,
+      store,
+      storage,
+      processor,
+      new PinoLogger({ pinoHttp: { level: 'silent' } }),
+      finished,
+      new Counter({ name: 'undeleted', help: 'h', registers: [own] }),
+      new Histogram({ name: 'wait', help: 'h', registers: [own] }),
+      new Histogram({ name: 'processing', help: 'h', registers: [own] }),
+      new Gauge({ name: 'in_progress', help: 'h', registers: [own] }),
+      new WebhookNotifier(env, storage, webhookQueue),
+    );
+  }
 
   beforeEach(async () => {
     await redis.flushdb();
@@ -59,23 +95,11 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
     processor = new ScriptedProcessor();
     registry = new Registry();
     finished = new Counter({ name: 'finished', help: 'h', labelNames: ['outcome', 'code'], registers: [registry] });
-    maker = new ThumbnailMakerService(
-      { KEEP_ORIGINALS: false, WORKER_CONCURRENCY: 1 } as Env,
-      redis,
-      store,
-      storage,
-      processor,
-      new PinoLogger({ pinoHttp: { level: 'silent' } }),
-      finished,
-      new Counter({ name: 'undeleted', help: 'h', registers: [registry] }),
-      new Histogram({ name: 'wait', help: 'h', registers: [registry] }),
-      new Histogram({ name: 'processing', help: 'h', registers: [registry] }),
-      new Gauge({ name: 'in_progress', help: 'h', registers: [registry] }),
-    );
+    maker = makerWith({});
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  async function submittedJob(variants: ThumbnailVariant[] = [DEFAULT_VARIANT]): Promise<string> {
+  async function submittedJob(variants: ThumbnailVariant[] = [DEFAULT_VARIANT], callbackUrl: string | null = null): Promise<string> {
     const id = randomUUID();
     await storage.put(originalKey(id), Readable.from([Buffer.from('original bytes')]));
     await store.create({
@@ -91,6 +115,7 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
       owner: null,
       requestId: 'req-1',
       createdAt: new Date(),
+      callbackUrl,
     });
     return id;
   }
@@ -162,9 +187,34 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
 
     const last = await maker.make({ jobId: id, requestId: null }, { number: 2, allowed: 2 });
     expect(last).toMatchObject({ kind: 'failed', error: { code: 'internal_error' } });
-    expect(await store.get(id)).toMatchObject({ status: 'failed', attempts: 2 });
-    expect(await storage.head(originalKey(id))).toBeNull();
     expect(await counted('failed', 'internal_error')).toBe(1);
+    // Failed for a transient reason: the original stays for the retry window.
+    const failed = await store.get(id);
+    expect(failed).toMatchObject({ status: 'failed', attempts: 2 });
+    const keptFor = (failed?.originalExpiresAt?.getTime() ?? 0) - (failed?.completedAt?.getTime() ?? 0);
+    expect(keptFor).toBe(24 * HOUR_MS);
+    expect(await storage.head(originalKey(id))).not.toBeNull();
+  });
+
+  it('failed: a transient failure keeps no original with RETRY_WINDOW_HOURS=0, or a time with KEEP_ORIGINALS', async () => {
+    processor.next = () => Promise.reject(new Error('libvips ran out of something'));
+    const gone = await submittedJob();
+    await makerWith({ RETRY_WINDOW_HOURS: 0 }).make({ jobId: gone, requestId: null }, { number: 1, allowed: 1 });
+    expect(await store.get(gone)).toMatchObject({ status: 'failed', originalExpiresAt: null });
+    expect(await storage.head(originalKey(gone))).toBeNull();
+
+    const kept = await submittedJob();
+    await makerWith({ KEEP_ORIGINALS: true }).make({ jobId: kept, requestId: null }, { number: 1, allowed: 1 });
+    expect(await store.get(kept)).toMatchObject({ status: 'failed', originalExpiresAt: null });
+    expect(await storage.head(originalKey(kept))).not.toBeNull();
+  });
+
+  it('failed: a redelivery of a job whose original is kept for a retry leaves it', async () => {
+    processor.next = () => Promise.reject(new Error('libvips ran out of something'));
+    const id = await submittedJob();
+    await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 1 });
+    expect(await maker.make({ jobId: id, requestId: null }, { number: 1, allowed: 1 })).toEqual({ kind: 'skipped', reason: 'already_finished' });
+    expect(await storage.head(originalKey(id))).not.toBeNull();
   });
 
   it('failed: an original gone from storage is final, as original_missing', async () => {
@@ -185,6 +235,46 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
     expect(await store.get(id)).toEqual(before);
     expect(await storage.head(originalKey(id))).toBeNull();
     expect(await counted('complete', '')).toBe(1);
+  });
+
+  it('webhooks: queues one delivery per receiver, the same ids again on a redelivery', async () => {
+    maker = makerWith({ WEBHOOK_SECRET, WEBHOOK_URL: 'https://ops.example.com/hooks', PUBLIC_URL: 'https://thumbs.example.com/' });
+    const id = await submittedJob(undefined, 'https://hooks.example.com/in?token=t');
+    await maker.make({ jobId: id, requestId: 'req-1' }, { number: 1, allowed: 3 });
+    const job = await store.get(id);
+    const entries = await webhookQueue.getJobs(['waiting']);
+    expect(entries.map((entry) => entry.data.receiver).sort()).toEqual(['job', 'operator']);
+    const webhookId = `msg_${id}_${job?.completedAt?.getTime()}`;
+    for (const entry of entries) {
+      expect(entry.id).toBe(`${webhookId}.${entry.data.receiver}`);
+      expect(entry.data).toMatchObject({ webhookId, type: 'thumbnail.completed', jobId: id, requestId: 'req-1' });
+      expect(JSON.parse(entry.data.body)).toEqual({
+        type: 'thumbnail.completed',
+        timestamp: job?.completedAt?.toISOString(),
+        data: expect.objectContaining({ _id: id, status: 'complete', thumbnailLink: `https://thumbs.example.com/thumbnail/${id}/image` }),
+      });
+    }
+    expect(entries.find((entry) => entry.data.receiver === 'job')?.data.url).toBe('https://hooks.example.com/in?token=t');
+    expect(entries.find((entry) => entry.data.receiver === 'operator')?.data.url).toBe('https://ops.example.com/hooks');
+
+    await maker.make({ jobId: id, requestId: 'req-1' }, { number: 1, allowed: 3 });
+    expect(await webhookQueue.getJobCounts('waiting')).toEqual({ waiting: 2 });
+  });
+
+  it('webhooks: none without WEBHOOK_SECRET; a failed job sends thumbnail.failed with its error', async () => {
+    const quiet = await submittedJob(undefined, 'https://hooks.example.com/in');
+    await maker.make({ jobId: quiet, requestId: null }, { number: 1, allowed: 3 });
+    expect(await webhookQueue.getJobCounts('waiting')).toEqual({ waiting: 0 });
+
+    maker = makerWith({ WEBHOOK_SECRET, PUBLIC_URL: 'https://thumbs.example.com' });
+    processor.next = () => Promise.reject(new InvalidImageError());
+    const failed = await submittedJob(undefined, 'https://hooks.example.com/in');
+    await maker.make({ jobId: failed, requestId: null }, { number: 1, allowed: 3 });
+    const [entry] = await webhookQueue.getJobs(['waiting']);
+    expect(JSON.parse(entry.data.body)).toMatchObject({
+      type: 'thumbnail.failed',
+      data: { _id: failed, status: 'failed', thumbnailLink: null, error: { code: 'invalid_image' } },
+    });
   });
 
   it('skipped: a delivery for a job with no record', async () => {
@@ -295,20 +385,17 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
       expect(await counted('failed', 'worker_crashed')).toBe(1);
     });
 
+    it('sends its webhooks as thumbnail.failed', async () => {
+      maker = makerWith({ WEBHOOK_SECRET, WEBHOOK_URL: 'https://ops.example.com/hooks' });
+      const id = await processingJob();
+      await maker.failAbandoned({ jobId: id, requestId: 'req-1' });
+      const entries = await webhookQueue.getJobs(['waiting']);
+      expect(entries.map((entry) => [entry.data.receiver, entry.data.type, entry.data.jobId])).toEqual([['operator', 'thumbnail.failed', id]]);
+      expect(JSON.parse(entries[0].data.body).data).toMatchObject({ _id: id, status: 'failed', error: { code: 'worker_crashed' } });
+    });
+
     it('keeps the original with KEEP_ORIGINALS', async () => {
-      const keeping = new ThumbnailMakerService(
-        { KEEP_ORIGINALS: true, WORKER_CONCURRENCY: 1 } as Env,
-        redis,
-        store,
-        storage,
-        processor,
-        new PinoLogger({ pinoHttp: { level: 'silent' } }),
-        finished,
-        new Counter({ name: 'undeleted_kept', help: 'h', registers: [registry] }),
-        new Histogram({ name: 'wait_kept', help: 'h', registers: [registry] }),
-        new Histogram({ name: 'processing_kept', help: 'h', registers: [registry] }),
-        new Gauge({ name: 'in_progress_kept', help: 'h', registers: [registry] }),
-      );
+      const keeping = makerWith({ KEEP_ORIGINALS: true });
       const id = await processingJob();
       expect((await keeping.failAbandoned({ jobId: id, requestId: null })).kind).toBe('failed');
       expect((await store.get(id))?.status).toBe('failed');

@@ -8,6 +8,8 @@ import { APP_CONFIG, DEFAULT_PRESET, type Env } from '@thumbnail/config';
 import { ImageProcessor, ImageRejectedError, type MadeVariants } from '@thumbnail/thumbnail-making';
 import {
   announceJobFinished,
+  isRetriedByWorker,
+  isTransientFailure,
   JobStore,
   JobStoreUnavailableError,
   VARIANT_CONTENT_TYPES,
@@ -20,6 +22,7 @@ import {
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { REDIS } from '@thumbnail/runtime';
 import { Storage, StorageNotFoundError, StorageUnavailableError } from '@thumbnail/storage';
+import { WebhookNotifier, WebhookQueueUnavailableError } from './webhooks/webhook-notifier.service';
 
 export interface Attempt {
   /** 1-based number of this delivery. */
@@ -41,10 +44,12 @@ export type Outcome =
 /**
  * Makes one job's images: marks the job processing, reads the original, runs the image
  * pipeline once for all its variants, writes each, marks it complete with what was made and the
- * placeholder, deletes the original. Safe to run twice for the same job: each variant's key is
- * fixed and status changes are conditional, so a duplicate delivery writes the same objects and
- * changes nothing. Each start counts an attempt and every later change names it, so a delivery
- * that outlived its lock (a worker cut off from Redis) and whose job another delivery took over
+ * placeholder, queues its webhooks, deletes the original. Safe to run twice for the same job:
+ * each variant's key is fixed and status changes are conditional, so a duplicate delivery writes
+ * the same objects and changes nothing (its webhooks are queued again under the same ids, which
+ * is how a worker killed before queuing them is made good). Each start counts an attempt and
+ * every later change names it, so a delivery that outlived its lock (a worker cut off from
+ * Redis) and whose job another delivery took over
  * changes nothing when it comes back.
  */
 @Injectable()
@@ -69,6 +74,7 @@ export class ThumbnailMakerService {
     @InjectMetric(METRICS.jobWait) private readonly waitSeconds: Histogram<string>,
     @InjectMetric(METRICS.jobProcessing) private readonly processingSeconds: Histogram<string>,
     @InjectMetric(METRICS.jobsInProgress) private readonly inProgress: Gauge<string>,
+    private readonly webhooks: WebhookNotifier,
   ) {
     this.imageSlots = pLimit(config.WORKER_CONCURRENCY);
   }
@@ -85,9 +91,12 @@ export class ThumbnailMakerService {
     if (!started.applied) {
       const reason = started.job ? 'already_finished' : 'missing';
       log.warn({ reason, status: started.job?.status }, 'Delivery skipped');
-      // A worker killed between recording the outcome and deleting the original left it behind;
-      // this redelivery is the chance to remove it.
-      if (started.job) await this.discardOriginal(started.job, log);
+      // A worker killed between recording the outcome and queuing its webhooks or deleting the
+      // original left that undone; this redelivery is the chance to finish it.
+      if (started.job) {
+        await this.webhooks.jobFinished(started.job);
+        await this.discardOriginal(started.job, log);
+      }
       return { kind: 'skipped', reason };
     }
     const job = started.job;
@@ -128,11 +137,14 @@ export class ThumbnailMakerService {
       }
       this.finished.inc({ outcome: 'complete', code: '' });
       this.announce(job.id);
-      await this.discardOriginal(job, log);
+      await this.webhooks.jobFinished(done.job);
+      await this.discardOriginal(done.job, log);
       const bytes = made.images.reduce((total, image) => total + image.data.length, 0);
       log.info({ ms: Date.now() - startedAt.getTime(), variants: variants.length, bytes }, 'Thumbnail complete');
       return { kind: 'complete', job: done.job };
     } catch (error) {
+      // The outcome is recorded; the queue's redelivery queues the webhooks again.
+      if (error instanceof WebhookQueueUnavailableError) throw error;
       return await this.handleFailure(job, attempt, error, log);
     } finally {
       stopTimer();
@@ -143,7 +155,8 @@ export class ThumbnailMakerService {
    * Records the end of a job that worker after worker stopped while making (killed, out of
    * memory, a native crash), once the queue has given up on it: nothing else would, since each
    * of those workers died with the record `processing`. It fails as `worker_crashed`, is counted
-   * and announced like any failure, and its original goes unless KEEP_ORIGINALS. A record
+   * announced and sent to its webhooks like any failure, and its original goes unless
+   * KEEP_ORIGINALS (a client retry would crash workers again). A record
    * already finished is left as it is.
    */
   async failAbandoned(payload: ThumbnailJobPayload): Promise<Outcome> {
@@ -162,6 +175,7 @@ export class ThumbnailMakerService {
     log.error({ code: error.code, attempts: failed.job.attempts }, 'Job failed: every worker that took it stopped before finishing');
     this.finished.inc({ outcome: 'failed', code: error.code });
     this.announce(payload.jobId);
+    await this.webhooks.jobFinished(failed.job);
     await this.discardOriginal(failed.job, log);
     return { kind: 'failed', error };
   }
@@ -209,42 +223,57 @@ export class ThumbnailMakerService {
     error: unknown,
     log: PinoLogger['logger'],
   ): Promise<Outcome> {
-    const { error: reason, transient } = classify(error);
+    const reason = classify(error);
+    const retried = isRetriedByWorker(reason.code);
     // libvips' own text goes to the log, never to the client.
-    log.warn({ code: reason.code, transient, err: error }, 'Thumbnail attempt failed');
-    if (transient && attempt.number < attempt.allowed) {
-      const retried = await this.jobStore.transition(job.id, {
+    log.warn({ code: reason.code, transient: isTransientFailure(reason), err: error }, 'Thumbnail attempt failed');
+    if (retried && attempt.number < attempt.allowed) {
+      const requeued = await this.jobStore.transition(job.id, {
         from: ['processing'],
         to: 'waiting',
         attempt: job.attempts,
         error: reason,
       });
-      if (!retried.applied) return this.superseded(retried.job, log);
+      if (!requeued.applied) return this.superseded(requeued.job, log);
       return { kind: 'retry', error: reason };
     }
+    const completedAt = new Date();
     const failed = await this.jobStore.transition(job.id, {
       from: ['processing'],
       to: 'failed',
       attempt: job.attempts,
-      completedAt: new Date(),
+      completedAt,
       error: reason,
+      originalExpiresAt: this.originalKeptUntil(reason, completedAt),
     });
     // Another delivery took the job over or finished it meanwhile (and may have deleted the
     // original this one then missed): its outcome stands.
     if (!failed.applied) return this.superseded(failed.job, log);
     this.finished.inc({ outcome: 'failed', code: reason.code });
     this.announce(job.id);
-    await this.discardOriginal(job, log);
+    await this.webhooks.jobFinished(failed.job);
+    await this.discardOriginal(failed.job, log);
     return { kind: 'failed', error: reason };
   }
 
   /**
+   * A job that failed for a transient reason may be retried by its client: its original stays
+   * for RETRY_WINDOW_HOURS (the workers delete it then). With KEEP_ORIGINALS every original
+   * stays anyway, and no time is set.
+   */
+  private originalKeptUntil(reason: JobError, failedAt: Date): Date | null {
+    if (this.config.KEEP_ORIGINALS || !this.config.RETRY_WINDOW_HOURS || !isTransientFailure(reason)) return null;
+    return new Date(failedAt.getTime() + this.config.RETRY_WINDOW_HOURS * 3600 * 1000);
+  }
+
+  /**
    * Once a job has finished for good nothing reads its original again, and keeping confidential
-   * images nobody asked to keep is a liability (and a disk that only grows). Retries keep it.
+   * images nobody asked to keep is a liability (and a disk that only grows). Retries keep it, and
+   * so does a transient failure until its retry window ends (`originalExpiresAt`).
    * A failed delete is logged, not fatal: the job's outcome is already recorded and announced.
    */
   private async discardOriginal(job: ThumbnailJob, log: PinoLogger['logger']): Promise<void> {
-    if (this.config.KEEP_ORIGINALS) return;
+    if (this.config.KEEP_ORIGINALS || (job.originalExpiresAt && job.originalExpiresAt > new Date())) return;
     try {
       await this.storage.delete(job.originalKey);
     } catch (error) {
@@ -262,16 +291,12 @@ function isAttemptOf(current: ThumbnailJob | null, mine: ThumbnailJob): boolean 
   return current?.status === 'processing' && current.attempts === mine.attempts;
 }
 
-function classify(error: unknown): { error: JobError; transient: boolean } {
-  if (error instanceof ImageRejectedError) return { error: { code: error.code, message: error.message }, transient: false };
-  if (error instanceof StorageNotFoundError) {
-    return { error: { code: 'original_missing', message: 'The uploaded file is no longer in storage.' }, transient: false };
-  }
+/** What went wrong, as a code from JOB_FAILURES (which says whether trying again may help). */
+function classify(error: unknown): JobError {
+  if (error instanceof ImageRejectedError) return { code: error.code, message: error.message };
+  if (error instanceof StorageNotFoundError) return { code: 'original_missing', message: 'The uploaded file is no longer in storage.' };
   if (error instanceof StorageUnavailableError || error instanceof JobStoreUnavailableError) {
-    return {
-      error: { code: 'storage_unavailable', message: 'Storage could not be reached; the job was retried and gave up.' },
-      transient: true,
-    };
+    return { code: 'storage_unavailable', message: 'Storage could not be reached; the job was retried and gave up.' };
   }
-  return { error: { code: 'internal_error', message: 'The thumbnail could not be made because of an internal error.' }, transient: true };
+  return { code: 'internal_error', message: 'The thumbnail could not be made because of an internal error.' };
 }

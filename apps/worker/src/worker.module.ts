@@ -3,14 +3,19 @@ import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, ConfigModule, type Env } from '@thumbnail/config';
 import { createImageProcessor, ImageProcessor } from '@thumbnail/thumbnail-making';
-import { createRedisConnection, THUMBNAIL_QUEUE } from '@thumbnail/jobs';
+import { createRedisConnection, THUMBNAIL_QUEUE, WEBHOOK_QUEUE } from '@thumbnail/jobs';
 import type { Counter } from 'prom-client';
 import { METRICS, MetricsModule, metricToken } from '@thumbnail/metrics';
-import { HealthController, InfrastructureModule, logDestination, pinoOptions } from '@thumbnail/runtime';
+import { APP_VERSION, HealthController, InfrastructureModule, logDestination, pinoOptions } from '@thumbnail/runtime';
+import { CallbackPolicy } from '@thumbnail/webhooks';
 import { JobRetentionService } from './job-retention.service';
+import { KeptOriginalsService } from './kept-originals.service';
 import { QueueReconcilerService } from './queue-reconciler.service';
 import { ThumbnailMakerService } from './thumbnail-maker.service';
 import { ThumbnailProcessor } from './thumbnail.processor';
+import { WebhookDeliveryProcessor } from './webhooks/webhook-delivery.processor';
+import { WebhookNotifier } from './webhooks/webhook-notifier.service';
+import { WebhookSender } from './webhooks/webhook-sender';
 
 @Module({})
 export class WorkerModule {
@@ -28,7 +33,7 @@ export class WorkerModule {
           // Workers block on Redis and must survive reconnects: maxRetriesPerRequest null.
           connection: createRedisConnection(config.REDIS_URL, 'blocking', 'worker-queue'),
         }),
-        BullModule.registerQueue({ name: THUMBNAIL_QUEUE }),
+        BullModule.registerQueue({ name: THUMBNAIL_QUEUE }, { name: WEBHOOK_QUEUE }),
       ],
       controllers: [HealthController],
       providers: [
@@ -52,6 +57,21 @@ export class WorkerModule {
         ThumbnailProcessor,
         QueueReconcilerService,
         JobRetentionService,
+        KeptOriginalsService,
+        WebhookNotifier,
+        WebhookDeliveryProcessor,
+        {
+          provide: WebhookSender,
+          inject: [APP_CONFIG],
+          useFactory: (c: Env) =>
+            new WebhookSender({
+              secret: c.WEBHOOK_SECRET,
+              policy: new CallbackPolicy(c.WEBHOOK_ALLOWED_HOSTS, c.WEBHOOK_URL),
+              timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+              maxSockets: c.WEBHOOK_CONCURRENCY,
+              userAgent: `thumbnail-generator/${APP_VERSION}`,
+            }),
+        },
       ],
     };
   }

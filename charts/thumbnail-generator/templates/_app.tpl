@@ -36,6 +36,9 @@ MAX_UPLOAD_BYTES: config.maxUploadBytes
 JOB_RETENTION_DAYS: config.jobRetentionDays
 THUMBNAIL_PRESETS: config.thumbnailPresets
 MAX_VARIANTS_PER_JOB: config.maxVariantsPerJob
+WEBHOOK_SECRET: webhooks.secret or webhooks.existingSecret
+WEBHOOK_URL: webhooks.url
+WEBHOOK_ALLOWED_HOSTS: webhooks.allowedHosts
 {{- end -}}
 
 {{/*
@@ -88,6 +91,16 @@ cannot say.
     {{- end -}}
   {{- end -}}
 {{- end -}}
+{{- $wh := $v.webhooks -}}
+{{- if and $wh.secret $wh.existingSecret -}}
+  {{- fail "\n\nSet webhooks.secret or webhooks.existingSecret, not both." -}}
+{{- end -}}
+{{- if and $wh.url (not (or $wh.secret $wh.existingSecret)) -}}
+  {{- fail "\n\nwebhooks.url needs a signing secret: set webhooks.secret (whsec_ + base64 of 24 to 64 random bytes) or webhooks.existingSecret." -}}
+{{- end -}}
+{{- if and (or $wh.secret $wh.existingSecret) (not $v.api.publicUrl) (not (and (eq $v.storage.driver "s3") $v.storage.publicEndpoint)) -}}
+  {{- fail "\n\nWebhooks carry each job's thumbnailLink, which the worker builds from api.publicUrl: set api.publicUrl (or storage.publicEndpoint with storage.driver s3)." -}}
+{{- end -}}
 {{- range $component := list "api" "worker" -}}
   {{- $grace := (index $v $component).terminationGracePeriodSeconds -}}
   {{- if and $grace (le (mul (int64 $grace) 1000) (int64 $v.config.shutdownTimeoutMs)) -}}
@@ -134,6 +147,12 @@ PRESIGN_TTL_SECONDS: {{ include "thumbnail-generator.envValue" $v.storage.presig
 {{- else }}
 STORAGE_DIR: "/data/files"
 {{- end }}
+{{- with $v.webhooks.url }}
+WEBHOOK_URL: {{ . | quote }}
+{{- end }}
+{{- with $v.webhooks.allowedHosts }}
+WEBHOOK_ALLOWED_HOSTS: {{ join "," . | quote }}
+{{- end }}
 {{- range $name, $value := $v.global.env }}
 {{ $name }}: {{ include "thumbnail-generator.envValue" $value | quote }}
 {{- end }}
@@ -151,6 +170,9 @@ MONGO_URL: {{ $v.externalMongodb.url | quote }}
 {{- if and (eq $v.storage.driver "s3") (not $v.minio.enabled) (not $v.externalS3.existingSecret) $v.externalS3.accessKeyId }}
 S3_ACCESS_KEY_ID: {{ $v.externalS3.accessKeyId | quote }}
 S3_SECRET_ACCESS_KEY: {{ $v.externalS3.secretAccessKey | quote }}
+{{- end }}
+{{- if and $v.webhooks.secret (not $v.webhooks.existingSecret) }}
+WEBHOOK_SECRET: {{ $v.webhooks.secret | quote }}
 {{- end }}
 {{- end -}}
 
@@ -208,6 +230,11 @@ password exists in exactly one Secret.
 {{ include "thumbnail-generator.secretEnv" (dict "env" "S3_ACCESS_KEY_ID" "secret" $external "key" "S3_ACCESS_KEY_ID") }}
 {{ include "thumbnail-generator.secretEnv" (dict "env" "S3_SECRET_ACCESS_KEY" "secret" $external "key" "S3_SECRET_ACCESS_KEY") }}
 {{- end }}
+{{- end }}
+{{- if $v.webhooks.existingSecret }}
+{{ include "thumbnail-generator.secretEnv" (dict "env" "WEBHOOK_SECRET" "secret" $v.webhooks.existingSecret "key" $v.webhooks.existingSecretKey) }}
+{{- else if $v.webhooks.secret }}
+{{ include "thumbnail-generator.secretEnv" (dict "env" "WEBHOOK_SECRET" "secret" $external "key" "WEBHOOK_SECRET") }}
 {{- end }}
 {{- end -}}
 

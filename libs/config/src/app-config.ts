@@ -73,6 +73,22 @@ const url = (protocols: string[]) =>
     .trim()
     .refine((v) => hasProtocol(v, protocols), urlProblem(protocols));
 
+const WEBHOOK_SECRET_PROBLEM = 'must be whsec_ followed by the base64 of 24 to 64 random bytes (the Standard Webhooks form)';
+
+function isWebhookSecret(value: string): boolean {
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value);
+  if (!match) return false;
+  const bytes = Buffer.from(match[1], 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}
+
+/** `hooks.example.com`, `*.example.com`, `10.0.0.7`, `[fd00::7]` or `fd00::7`. */
+function isHostPattern(value: string): boolean {
+  const name = value.startsWith('*.') ? value.slice(2) : value;
+  if (/^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/.test(name)) return true;
+  return !value.startsWith('*.') && isIP(value.replace(/^\[(.*)\]$/, '$1')) !== 0;
+}
+
 /** Variables every process reads, whatever storage and job store it uses. */
 const common = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
@@ -123,6 +139,24 @@ const common = z.object({
     .transform((v) => v.split(',').map((k) => k.trim().toLowerCase()).filter(Boolean))
     .refine((keys) => keys.every((k) => /^[0-9a-f]{64}$/.test(k)), 'must be comma-separated SHA-256 hex digests (64 hex characters each)'),
   API_KEYS_FILE: optionalText,
+
+  // Completion webhooks (Standard Webhooks): the worker signs and delivers them.
+  WEBHOOK_URL: url(['http:', 'https:']).optional(),
+  WEBHOOK_SECRET: optionalText.refine((v) => v === undefined || isWebhookSecret(v), WEBHOOK_SECRET_PROBLEM),
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .trim()
+    .default('')
+    .transform((v) => v.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean))
+    .refine((hosts) => hosts.every(isHostPattern), 'must be comma-separated host names (*.example.com for any subdomain) or IP addresses'),
+  WEBHOOK_TIMEOUT_MS: integer(10_000, 100, 120_000),
+  WEBHOOK_ATTEMPTS: integer(14, 1, 30),
+  WEBHOOK_BACKOFF_MS: integer(10_000, 0, 3_600_000),
+  WEBHOOK_CONCURRENCY: integer(16, 1, 256),
+
+  // Safe retries of requests: Idempotency-Key, and POST /thumbnail/:id/retry.
+  IDEMPOTENCY_RETENTION_HOURS: integer(24, 1, 720),
+  RETRY_WINDOW_HOURS: integer(24, 0, 8760),
 });
 
 const requiredText = (when: string) =>
@@ -168,6 +202,9 @@ const jobStore = z.discriminatedUnion(
   { error: 'must be redis or mongo' },
 );
 
+/** Variables whose values never appear in an error message (or, through it, in a log). */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['WEBHOOK_SECRET', 'S3_SECRET_ACCESS_KEY']);
+
 /** The drivers' own defaults, filled in before the unions pick a branch by them. */
 export const DRIVER_DEFAULTS: Readonly<Record<string, string>> = { STORAGE_DRIVER: 'fs', JOB_STORE: 'redis' };
 
@@ -179,8 +216,24 @@ export const DRIVER_DEFAULTS: Readonly<Record<string, string>> = { STORAGE_DRIVE
  */
 export const envSchema = z.preprocess(
   (env) => ({ ...DRIVER_DEFAULTS, ...definedEntries(env) }),
-  z.intersection(common, z.intersection(storage, jobStore)),
+  z.intersection(common, z.intersection(storage, jobStore)).superRefine(requireWebhookSettings),
 );
+
+/** Settings webhooks cannot work without, named on the variable to set. */
+function requireWebhookSettings(env: z.output<typeof common> & { S3_PUBLIC_ENDPOINT?: string }, context: z.RefinementCtx): void {
+  if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) {
+    context.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required when WEBHOOK_URL is set: every webhook is signed' });
+  }
+  // The worker has no request to take a host from: thumbnailLink in a webhook is PUBLIC_URL's,
+  // unless S3 hands out presigned links.
+  if (env.WEBHOOK_SECRET && !env.PUBLIC_URL && !env.S3_PUBLIC_ENDPOINT) {
+    context.addIssue({
+      code: 'custom',
+      path: ['PUBLIC_URL'],
+      message: 'is required when WEBHOOK_SECRET is set (webhooks carry thumbnailLink), unless S3_PUBLIC_ENDPOINT is set',
+    });
+  }
+}
 
 function definedEntries(env: unknown): Record<string, unknown> {
   if (typeof env !== 'object' || env === null) return {};

@@ -96,3 +96,57 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ JOB_STORE: 'postgres' })).toThrow(/JOB_STORE must be redis or mongo/);
   });
 });
+
+describe('webhook and retry settings', () => {
+  const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+  it('has defaults that keep webhooks off and retries possible for a day', () => {
+    expect(loadConfig({})).toMatchObject({
+      WEBHOOK_ALLOWED_HOSTS: [],
+      WEBHOOK_TIMEOUT_MS: 10_000,
+      WEBHOOK_ATTEMPTS: 14,
+      WEBHOOK_BACKOFF_MS: 10_000,
+      IDEMPOTENCY_RETENTION_HOURS: 24,
+      RETRY_WINDOW_HOURS: 24,
+    });
+    expect(loadConfig({}).WEBHOOK_SECRET).toBeUndefined();
+  });
+
+  it('takes a Standard Webhooks secret and host patterns', () => {
+    const config = loadConfig({
+      WEBHOOK_SECRET: secret,
+      PUBLIC_URL: 'https://thumbs.example.com',
+      WEBHOOK_ALLOWED_HOSTS: ' Hooks.Example.com, *.internal.example.com ,10.0.0.7,[fd00::7]',
+    });
+    expect(config.WEBHOOK_SECRET).toBe(secret);
+    expect(config.WEBHOOK_ALLOWED_HOSTS).toEqual(['hooks.example.com', '*.internal.example.com', '10.0.0.7', '[fd00::7]']);
+  });
+
+  it('refuses a malformed secret without repeating it', () => {
+    for (const bad of ['s3cr3t', `whsec_${Buffer.alloc(8).toString('base64')}`, 'whsec_!!!']) {
+      let message = '';
+      try {
+        loadConfig({ WEBHOOK_SECRET: bad, PUBLIC_URL: 'https://x.example' });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/WEBHOOK_SECRET must be whsec_ followed by the base64 of 24 to 64 random bytes/);
+      expect(message).not.toContain(bad);
+    }
+  });
+
+  it('refuses host patterns that are not hosts', () => {
+    for (const bad of ['https://hooks.example.com', 'hooks.example.com/path', '*', 'a..b', '*.10.0.0.1:80']) {
+      expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: bad })).toThrow(/WEBHOOK_ALLOWED_HOSTS must be comma-separated host names/);
+    }
+  });
+
+  it('names what webhooks need', () => {
+    expect(() => loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/in', PUBLIC_URL: 'https://x.example' })).toThrow(
+      /WEBHOOK_SECRET is required when WEBHOOK_URL is set/,
+    );
+    expect(() => loadConfig({ WEBHOOK_SECRET: secret })).toThrow(/PUBLIC_URL is required when WEBHOOK_SECRET is set/);
+    const s3 = { STORAGE_DRIVER: 's3', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'key', S3_PUBLIC_ENDPOINT: 'https://files.example.com' };
+    expect(loadConfig({ ...s3, WEBHOOK_SECRET: secret }).WEBHOOK_SECRET).toBe(secret);
+  });
+});

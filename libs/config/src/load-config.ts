@@ -1,4 +1,4 @@
-import { envSchema, type Env } from './app-config';
+import { envSchema, type Env, SECRET_VARIABLES } from './app-config';
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
@@ -20,7 +20,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Env {
       const received = source[variable];
       // A JSON variable (THUMBNAIL_PRESETS) says where inside it the problem is.
       const inside = issue.path.length > 1 ? `${issue.path.slice(1).map(String).join('.')}: ` : '';
-      const shown = received === undefined ? '' : ` (got "${received.slice(0, 80)}")`;
+      const shown = received === undefined || SECRET_VARIABLES.has(variable) ? '' : ` (got "${received.slice(0, 80)}")`;
       return { variable, message: `${inside}${issue.message}${shown}` };
     }),
   );

@@ -1,5 +1,7 @@
 export * from './job-status';
 export * from './thumbnail-job';
+export * from './job-failures';
+export * from './job-view';
 export * from './job-store';
 export * from './queue-contract';
 export * from './storage-keys';

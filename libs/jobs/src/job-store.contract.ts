@@ -39,6 +39,7 @@ export function newJob(overrides: Partial<NewThumbnailJob> = {}): NewThumbnailJo
     owner: null,
     requestId: 'req-1',
     createdAt: new Date(),
+    callbackUrl: null,
     ...overrides,
   };
 }
@@ -75,7 +76,12 @@ export function describeJobStoreContract(
     beforeEach(async () => fixture.reset());
 
     it('creates a waiting job and reads it back with every field', async () => {
-      const input = newJob({ originalFilename: '日本語 ../../x.png', owner: 'k1', fit: 'contain' });
+      const input = newJob({
+        originalFilename: '日本語 ../../x.png',
+        owner: 'k1',
+        fit: 'contain',
+        callbackUrl: 'https://hooks.example.com/in?token=a%20b',
+      });
       const created = await store.create(input);
       expect(created.status).toBe('waiting');
       const read = await store.get(input.id);
@@ -88,6 +94,7 @@ export function describeJobStoreContract(
         attempts: 0,
         error: null,
         placeholder: null,
+        originalExpiresAt: null,
       });
     });
 
@@ -256,6 +263,61 @@ export function describeJobStoreContract(
         ),
       );
       expect((await store.get(input.id))?.attempts).toBe(10);
+    });
+
+    describe('kept originals and retries', () => {
+      const HOUR_MS = 60 * 60 * 1000;
+      const failure = { code: 'storage_unavailable', message: 'Storage could not be reached.' };
+
+      /** A job that failed for a transient reason at `failedAt`, its original kept until `keptUntil`. */
+      async function failedJob(failedAt: Date, keptUntil: Date | null) {
+        const job = newJob({ createdAt: new Date(failedAt.getTime() - 1000) });
+        await store.create(job);
+        await store.transition(job.id, { from: ['waiting'], to: 'processing', startedAt: job.createdAt, incrementAttempts: true });
+        await store.transition(job.id, { from: ['processing'], to: 'failed', completedAt: failedAt, error: failure, originalExpiresAt: keptUntil });
+        return job.id;
+      }
+
+      it('finds the failed jobs whose kept original expired, and forgets them once cleared', async () => {
+        const now = Date.now();
+        const expired = await failedJob(new Date(now - 30 * HOUR_MS), new Date(now - 6 * HOUR_MS));
+        const kept = await failedJob(new Date(now - 2 * HOUR_MS), new Date(now + 22 * HOUR_MS));
+        await failedJob(new Date(now - 40 * HOUR_MS), null);
+        expect((await store.get(expired))?.originalExpiresAt).toEqual(new Date(now - 6 * HOUR_MS));
+
+        expect((await store.expiredOriginals(new Date(now), 10)).map((job) => job.id)).toEqual([expired]);
+        expect((await store.expiredOriginals(new Date(now + 23 * HOUR_MS), 10)).map((job) => job.id).sort()).toEqual([expired, kept].sort());
+        expect(await store.expiredOriginals(new Date(now + 23 * HOUR_MS), 1)).toHaveLength(1);
+
+        const cleared = await store.transition(expired, { from: ['failed'], to: 'failed', originalExpiresAt: null });
+        expect(cleared.job).toMatchObject({ status: 'failed', originalExpiresAt: null, error: failure });
+        expect(await store.expiredOriginals(new Date(now), 10)).toEqual([]);
+        await store.delete(kept);
+        expect(await store.expiredOriginals(new Date(now + 23 * HOUR_MS), 10)).toEqual([]);
+      });
+
+      it('retries a failed job only while its original is kept, and clears what made it finished', async () => {
+        const now = Date.now();
+        const id = await failedJob(new Date(now - HOUR_MS), new Date(now + HOUR_MS));
+        const late = await store.transition(id, { from: ['failed'], to: 'waiting', originalKeptAfter: new Date(now + 2 * HOUR_MS) });
+        expect(late).toMatchObject({ applied: false, job: { status: 'failed' } });
+
+        const retried = await store.transition(id, {
+          from: ['failed'],
+          to: 'waiting',
+          originalKeptAfter: new Date(now),
+          completedAt: null,
+          originalExpiresAt: null,
+        });
+        expect(retried.applied).toBe(true);
+        expect(retried.job).toMatchObject({ status: 'waiting', completedAt: null, originalExpiresAt: null, attempts: 1, error: failure });
+        expect((await store.list({ limit: 10, status: 'waiting' })).items.map((job) => job.id)).toEqual([id]);
+        expect(await store.expiredOriginals(new Date(now + 2 * HOUR_MS), 10)).toEqual([]);
+
+        const withoutKeptOriginal = await failedJob(new Date(now - HOUR_MS), null);
+        const refused = await store.transition(withoutKeptOriginal, { from: ['failed'], to: 'waiting', originalKeptAfter: new Date(now) });
+        expect(refused.applied).toBe(false);
+      });
     });
 
     it('lists newest first, ties broken by id, and paginates without gaps or repeats', async () => {

@@ -23,9 +23,12 @@ export interface JobPage {
  */
 export interface JobTransition {
   from: readonly JobStatus[];
+  /** Applies only while the job's kept original is still kept after this time (a retry). */
+  originalKeptAfter?: Date;
   to: JobStatus;
   startedAt?: Date;
-  completedAt?: Date;
+  /** `null` clears it (a retried job is not finished). */
+  completedAt?: Date | null;
   thumbnailKey?: string;
   /** Replaces the job's variants (the worker records what it made). */
   variants?: ThumbnailVariant[];
@@ -33,6 +36,8 @@ export interface JobTransition {
   /** `null` clears a previous attempt's error. */
   error?: JobError | null;
   incrementAttempts?: boolean;
+  /** `null`: the original is no longer kept for a retry. */
+  originalExpiresAt?: Date | null;
   /**
    * Applies only while the record's `attempts` is this number. Each delivery's start counts an
    * attempt, so a delivery passes the number it started and can finish only that attempt: one
@@ -80,6 +85,11 @@ export abstract class JobStore {
    * `finishedBefore`: what JOB_RETENTION_DAYS removes. In no particular order.
    */
   abstract expiredJobs(finishedBefore: Date, limit: number): Promise<ThumbnailJob[]>;
+  /**
+   * Up to `limit` jobs whose kept original expired before `before` (their `originalExpiresAt`):
+   * what RETRY_WINDOW_HOURS deletes. In no particular order.
+   */
+  abstract expiredOriginals(before: Date, limit: number): Promise<ThumbnailJob[]>;
   /** Removes the record (a submission that could not be queued, a deleted or expired job). */
   abstract delete(id: string): Promise<void>;
   /** Resolves when the store answers; rejects with the reason otherwise. */

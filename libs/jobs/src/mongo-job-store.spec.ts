@@ -56,7 +56,7 @@ function describeMongoJobStore(server: Server, url: () => string): void {
       await dropAndClose(store);
     });
 
-    it('creates the list indexes and one on completedAt, and drops the TTL index of earlier versions', async () => {
+    it('creates the list indexes and those on completedAt and originalExpiresAt, and drops the TTL index of earlier versions', async () => {
       // What earlier builds made with JOB_RETENTION_DAYS set: a TTL index that deleted the
       // record and left its thumbnail behind. FerretDB refuses TTL and partial indexes
       // (NotImplemented), so there the same index is made without those options.
@@ -78,6 +78,7 @@ function describeMongoJobStore(server: Server, url: () => string): void {
             { owner: 1, createdAt: -1, _id: -1 },
             { owner: 1, status: 1, createdAt: -1, _id: -1 },
             { completedAt: 1 },
+            { originalExpiresAt: 1 },
           ]),
         );
         expect(keys).not.toContainEqual({ expireAt: 1 });
@@ -92,7 +93,7 @@ function describeMongoJobStore(server: Server, url: () => string): void {
       await Promise.all(stores.map((store) => store.close()));
       const store = await MongoJobStore.connect(url(), { dbName });
       try {
-        expect(await records(store).indexes()).toHaveLength(6); // _id and the schema's five
+        expect(await records(store).indexes()).toHaveLength(7); // _id and the schema's six
       } finally {
         await store.close();
       }

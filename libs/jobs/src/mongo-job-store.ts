@@ -85,6 +85,8 @@ function jobSchema(): Schema<JobDocument> {
       completedAt: { type: Date, default: null },
       attempts: { type: Number, required: true, default: 0 },
       error: { type: errorSchema, default: null },
+      callbackUrl: { type: String, default: null },
+      originalExpiresAt: { type: Date, default: null },
     },
     { versionKey: false, strict: true },
   );
@@ -95,6 +97,8 @@ function jobSchema(): Schema<JobDocument> {
   // expiredJobs. syncIndexes drops any index not declared here, such as the TTL index on
   // `expireAt` that older versions made (it deleted records and left their thumbnails).
   schema.index({ completedAt: 1 });
+  // expiredOriginals.
+  schema.index({ originalExpiresAt: 1 });
   return schema;
 }
 
@@ -182,7 +186,8 @@ export class MongoJobStore extends JobStore {
   async transition(id: string, change: JobTransition): Promise<TransitionResult> {
     const set: Partial<JobDocument> = { status: change.to };
     if (change.startedAt) set.startedAt = change.startedAt;
-    if (change.completedAt) set.completedAt = change.completedAt;
+    if (change.completedAt !== undefined) set.completedAt = change.completedAt;
+    if (change.originalExpiresAt !== undefined) set.originalExpiresAt = change.originalExpiresAt;
     if (change.thumbnailKey !== undefined) set.thumbnailKey = change.thumbnailKey;
     if (change.variants !== undefined) set.variants = change.variants;
     if (change.placeholder !== undefined) set.placeholder = change.placeholder;
@@ -191,13 +196,12 @@ export class MongoJobStore extends JobStore {
     // One atomic step on MongoDB: the status check and the write cannot interleave with another
     // delivery's. FerretDB 1.x, the tests' stand-in, reads and writes back without a transaction,
     // so there racing transitions can all apply (docs/development.md).
+    const filter: QueryFilter<JobDocument> = { _id: id, status: { $in: [...change.from] } };
+    if (change.attempt !== undefined) filter.attempts = change.attempt;
+    if (change.originalKeptAfter) filter.originalExpiresAt = { $gt: change.originalKeptAfter };
     const updated = await this.run(() =>
       this.model
-        .findOneAndUpdate(
-          { _id: id, status: { $in: [...change.from] }, ...(change.attempt === undefined ? {} : { attempts: change.attempt }) },
-          update,
-          { returnDocument: 'after' },
-        )
+        .findOneAndUpdate(filter, update, { returnDocument: 'after' })
         .lean<JobDocument>()
         .exec(),
     );
@@ -213,6 +217,13 @@ export class MongoJobStore extends JobStore {
         .limit(limit)
         .lean<JobDocument[]>()
         .exec(),
+    );
+    return docs.map(fromDocument);
+  }
+
+  async expiredOriginals(before: Date, limit: number): Promise<ThumbnailJob[]> {
+    const docs = await this.run(() =>
+      this.model.find({ originalExpiresAt: { $lt: before } }).sort({ originalExpiresAt: 1 }).limit(limit).lean<JobDocument[]>().exec(),
     );
     return docs.map(fromDocument);
   }
@@ -318,6 +329,8 @@ function fromDocument(doc: JobDocument): ThumbnailJob {
     completedAt: doc.completedAt ?? null,
     attempts: doc.attempts ?? 0,
     error: doc.error ? { code: doc.error.code, message: doc.error.message } : null,
+    callbackUrl: doc.callbackUrl ?? null,
+    originalExpiresAt: doc.originalExpiresAt ?? null,
   };
 }
 

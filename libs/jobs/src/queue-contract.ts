@@ -1,4 +1,4 @@
-import type { JobsOptions, Queue } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { Env } from '@thumbnail/config';
 
 /**
@@ -53,4 +53,94 @@ function thumbnailJobOptions(jobId: string, settings: QueueJobSettings): JobsOpt
     removeOnComplete: { count: settings.keepCompleted },
     removeOnFail: { count: settings.keepFailed },
   };
+}
+
+/**
+ * Brings a job whose record was just set back to waiting (POST /thumbnail/:id/retry) into the
+ * queue. Its old entry, kept among the failed ones (KEEP_FAILED_QUEUE_ENTRIES), would make a plain
+ * add a no-op: that one is retried with its attempts reset. An entry that is waiting or active
+ * already stays as it is; no entry at all gets a new one.
+ */
+export async function requeueThumbnailJob(
+  queue: Queue<ThumbnailJobPayload>,
+  payload: ThumbnailJobPayload,
+  settings: QueueJobSettings,
+): Promise<void> {
+  const entry: Job<ThumbnailJobPayload> | undefined = await queue.getJob(payload.jobId);
+  if (entry && (await entry.isFailed())) {
+    try {
+      await entry.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return;
+    } catch (error) {
+      // Trimmed between the two calls: a new entry below. Still failed: a real error.
+      if (await entry.isFailed()) throw error;
+    }
+  } else if (entry && !(await entry.isCompleted())) {
+    return;
+  }
+  // A completed entry (a delivery that found the job already finished) is replaced.
+  if (entry) await entry.remove().catch(() => undefined);
+  await queue.add(MAKE_THUMBNAIL_JOB, payload, thumbnailJobOptions(payload.jobId, settings));
+}
+
+/**
+ * Webhook deliveries: one entry per message and receiver, retried with backoff up to
+ * WEBHOOK_ATTEMPTS, so a slow or dead receiver never holds up thumbnails. Renaming the queue or
+ * the job strands the deliveries already queued.
+ */
+export const WEBHOOK_QUEUE = 'webhook-deliveries';
+export const DELIVER_WEBHOOK_JOB = 'deliver-webhook';
+
+export const WEBHOOK_EVENT_TYPES = ['thumbnail.completed', 'thumbnail.failed'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/**
+ * One webhook to one receiver. Unlike thumbnail payloads it carries the message itself, signed
+ * afresh at every attempt: the body a receiver verifies must be the same on every attempt, even
+ * if the job changes or is deleted meanwhile. It holds no image and never the secret; the URL
+ * is the job's callback_url (also in its record) or WEBHOOK_URL.
+ */
+export interface WebhookDeliveryPayload {
+  /** The Standard Webhooks `webhook-id`: the same for every attempt and every receiver. */
+  webhookId: string;
+  type: WebhookEventType;
+  jobId: string;
+  requestId: string | null;
+  /** `job`: the job's callback_url; `operator`: WEBHOOK_URL. */
+  receiver: 'job' | 'operator';
+  url: string;
+  /** The JSON text to sign and send. */
+  body: string;
+}
+
+export interface WebhookDeliverySettings {
+  attempts: number;
+  backoffMs: number;
+  keepFailed: number;
+}
+
+/** WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF_MS and how many failed deliveries stay for inspection. */
+export function webhookDeliverySettings(config: Env): WebhookDeliverySettings {
+  return { attempts: config.WEBHOOK_ATTEMPTS, backoffMs: config.WEBHOOK_BACKOFF_MS, keepFailed: config.KEEP_FAILED_QUEUE_ENTRIES };
+}
+
+/**
+ * Queues a webhook for a receiver. The entry id is the message's and the receiver's, so queuing
+ * it again (a worker that died after the job finished, and the redelivery that found it
+ * finished) adds nothing while the first entry is kept: completed entries stay for an hour.
+ */
+export async function enqueueWebhookDelivery(
+  queue: Queue<WebhookDeliveryPayload>,
+  payload: WebhookDeliveryPayload,
+  settings: WebhookDeliverySettings,
+): Promise<void> {
+  await queue.add(DELIVER_WEBHOOK_JOB, payload, {
+    jobId: `${payload.webhookId}.${payload.receiver}`,
+    attempts: settings.attempts,
+    // Up to a fifth less at random, so that deliveries held back by one outage do not all
+    // come back at the same moment.
+    backoff: { type: 'exponential', delay: settings.backoffMs, jitter: 0.2 },
+    removeOnComplete: { age: 3600 },
+    removeOnFail: { count: settings.keepFailed },
+  });
 }

@@ -18,6 +18,8 @@ import { legacyVariants, type NewThumbnailJob, type ThumbnailFit, type Thumbnail
  *                               `variants` as JSON, absent on records from before variants)
  *   tg:idx:all, tg:idx:status:<s>, tg:idx:owner:<o>, tg:idx:owner:<o>:status:<s>
  *                               sorted sets, every score 0, member "<createdAt ms, 13 digits>:<id>"
+ *   tg:idx:original-expiry      sorted set, score = originalExpiresAt (epoch ms), member = id: the
+ *                               kept originals of failed jobs, for RETRY_WINDOW_HOURS
  * Equal scores make Redis order members lexically, so ZREVRANGEBYLEX gives newest first with
  * the id as tie-break, and the last member of a page is an exact, stable cursor.
  * Scripts build index keys from the prefix, so this store assumes a single Redis node (as
@@ -49,17 +51,30 @@ return 1
 `;
 
 // ARGV: prefix, allowed statuses (comma list), target status, increment attempts (1/0), the
-// attempt the record must be at ('' for any), then field/value pairs to set.
+// attempt the record must be at ('' for any), the time the kept original must outlive (epoch ms,
+// or '' for no such condition), then field/value pairs to set.
 const TRANSITION_LUA = `${INDEX_KEYS_LUA}
 local key = KEYS[1]
-local prefix, allowed, target, increment, attempt = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local prefix, allowed, target, increment, attempt, keptAfter = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if redis.call('EXISTS', key) == 0 then return { 0 } end
-local fields = redis.call('HMGET', key, 'status', 'owner', 'createdAt', 'id', 'attempts')
+local fields = redis.call('HMGET', key, 'status', 'owner', 'createdAt', 'id', 'attempts', 'originalExpiresAt')
 local current, owner = fields[1], fields[2]
 if not string.find(',' .. allowed .. ',', ',' .. current .. ',', 1, true) or (attempt ~= '' and fields[5] ~= attempt) then
   return { 0, redis.call('HGETALL', key) }
 end
-for i = 6, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+if keptAfter ~= '' and (not fields[6] or fields[6] == '' or tonumber(fields[6]) <= tonumber(keptAfter)) then
+  return { 0, redis.call('HGETALL', key) }
+end
+for i = 7, #ARGV, 2 do
+  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+  if ARGV[i] == 'originalExpiresAt' then
+    if ARGV[i + 1] == '' then
+      redis.call('ZREM', prefix .. 'idx:original-expiry', fields[4])
+    else
+      redis.call('ZADD', prefix .. 'idx:original-expiry', ARGV[i + 1], fields[4])
+    end
+  end
+end
 redis.call('HSET', key, 'status', target)
 if increment == '1' then redis.call('HINCRBY', key, 'attempts', 1) end
 if current ~= target then
@@ -79,6 +94,7 @@ local member = string.format('%013d', tonumber(fields[3])) .. ':' .. fields[4]
 redis.call('ZREM', prefix .. 'idx:all', member)
 if fields[2] ~= '' then redis.call('ZREM', prefix .. 'idx:owner:' .. fields[2], member) end
 for _, k in ipairs(index_keys(prefix, fields[2], fields[1])) do redis.call('ZREM', k, member) end
+redis.call('ZREM', prefix .. 'idx:original-expiry', fields[4])
 redis.call('DEL', key)
 return 1
 `;
@@ -127,18 +143,18 @@ export class RedisJobStore extends JobStore {
       this.redis.zrevrangebylex(indexKey(query), max, '-', 'LIMIT', 0, query.limit + 1),
     );
     const page = members.slice(0, query.limit);
-    const items = await this.records(page);
+    const items = await this.records(page.map(idOfMember));
     const last = page[page.length - 1];
     const nextCursor =
       members.length > query.limit ? encodeCursor({ createdAt: new Date(Number(last.slice(0, 13))), id: last.slice(14) }) : null;
     return { items, nextCursor };
   }
 
-  /** The records behind index members, in one round trip. */
-  private async records(members: string[]): Promise<ThumbnailJob[]> {
-    if (members.length === 0) return [];
+  /** The records of these ids, in one round trip. */
+  private async records(ids: string[]): Promise<ThumbnailJob[]> {
+    if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const member of members) pipeline.hgetall(jobKey(member.slice(14)));
+    for (const id of ids) pipeline.hgetall(jobKey(id));
     const results = await this.run(() => pipeline.exec());
     return (results ?? [])
       .map(([error, fields]) => {
@@ -153,7 +169,10 @@ export class RedisJobStore extends JobStore {
   async transition(id: string, change: JobTransition): Promise<TransitionResult> {
     const set: string[] = [];
     if (change.startedAt) set.push('startedAt', String(change.startedAt.getTime()));
-    if (change.completedAt) set.push('completedAt', String(change.completedAt.getTime()));
+    if (change.completedAt !== undefined) set.push('completedAt', change.completedAt ? String(change.completedAt.getTime()) : '');
+    if (change.originalExpiresAt !== undefined) {
+      set.push('originalExpiresAt', change.originalExpiresAt ? String(change.originalExpiresAt.getTime()) : '');
+    }
     if (change.thumbnailKey !== undefined) set.push('thumbnailKey', change.thumbnailKey);
     if (change.variants !== undefined) set.push('variants', JSON.stringify(change.variants));
     if (change.placeholder !== undefined) set.push('thumbhash', change.placeholder?.thumbhash ?? '');
@@ -168,6 +187,7 @@ export class RedisJobStore extends JobStore {
         change.to,
         change.incrementAttempts ? '1' : '0',
         change.attempt === undefined ? '' : String(change.attempt),
+        change.originalKeptAfter ? String(change.originalKeptAfter.getTime()) : '',
         ...set,
       ),
     );
@@ -189,7 +209,7 @@ export class RedisJobStore extends JobStore {
         const members = await this.run(() =>
           this.redis.zrangebylex(indexKey({ limit, status }), min, max, 'LIMIT', 0, EXPIRY_SCAN_PAGE),
         );
-        for (const job of await this.records(members)) {
+        for (const job of await this.records(members.map(idOfMember))) {
           if (expired.length < limit && job.completedAt && job.completedAt < finishedBefore) expired.push(job);
         }
         if (members.length < EXPIRY_SCAN_PAGE) break;
@@ -197,6 +217,13 @@ export class RedisJobStore extends JobStore {
       }
     }
     return expired;
+  }
+
+  async expiredOriginals(before: Date, limit: number): Promise<ThumbnailJob[]> {
+    const ids = await this.run(() =>
+      this.redis.zrangebyscore(`${PREFIX}idx:original-expiry`, '-inf', `(${before.getTime()}`, 'LIMIT', 0, limit),
+    );
+    return this.records(ids);
   }
 
   async delete(id: string): Promise<void> {
@@ -228,6 +255,11 @@ function isConnectionError(error: unknown): boolean {
   return /Stream isn't writeable|Connection is closed|ECONNREFUSED|ETIMEDOUT|Reached the max retries|enableOfflineQueue/i.test(
     message,
   );
+}
+
+/** Index members are "<createdAt ms, 13 digits>:<id>". */
+function idOfMember(member: string): string {
+  return member.slice(14);
 }
 
 function jobKey(id: string): string {
@@ -268,6 +300,8 @@ function toFields(job: ThumbnailJob): string[] {
     'attempts', String(job.attempts),
     'errorCode', job.error?.code ?? '',
     'errorMessage', job.error?.message ?? '',
+    'callbackUrl', job.callbackUrl ?? '',
+    'originalExpiresAt', job.originalExpiresAt ? String(job.originalExpiresAt.getTime()) : '',
   ];
 }
 
@@ -299,6 +333,8 @@ function fromFields(f: Record<string, string>): ThumbnailJob {
     completedAt: date(f['completedAt']),
     attempts: Number(f['attempts'] ?? 0),
     error: f['errorCode'] ? { code: f['errorCode'], message: f['errorMessage'] ?? '' } : null,
+    callbackUrl: f['callbackUrl'] || null,
+    originalExpiresAt: date(f['originalExpiresAt']),
   };
 }
 

@@ -66,11 +66,18 @@ export interface ThumbnailJob {
   completedAt: Date | null;
   attempts: number;
   error: JobError | null;
+  /** Where to send this job's webhook (the form field `callback_url`); never shown to clients. */
+  callbackUrl: string | null;
+  /**
+   * For a job that failed for a transient reason: when the workers delete its original, which
+   * is kept until then so the job can be retried (RETRY_WINDOW_HOURS). Null otherwise.
+   */
+  originalExpiresAt: Date | null;
 }
 
 export type NewThumbnailJob = Omit<
   ThumbnailJob,
-  'status' | 'thumbnailKey' | 'startedAt' | 'completedAt' | 'attempts' | 'error' | 'placeholder'
+  'status' | 'thumbnailKey' | 'startedAt' | 'completedAt' | 'attempts' | 'error' | 'placeholder' | 'originalExpiresAt'
 >;
 
 /** The record of a job just submitted. */
@@ -84,6 +91,7 @@ export function waitingJob(job: NewThumbnailJob): ThumbnailJob {
     attempts: 0,
     error: null,
     placeholder: null,
+    originalExpiresAt: null,
   };
 }
 

@@ -18,6 +18,11 @@ export const METRICS = {
   workerConcurrency: 'thumbnail_worker_concurrency',
   fastPathFallbacks: 'thumbnail_fast_path_fallbacks_total',
   jobsStalled: 'thumbnail_jobs_stalled_total',
+  webhookAttempts: 'thumbnail_webhook_attempts_total',
+  webhookDeliveries: 'thumbnail_webhook_deliveries_total',
+  keptOriginalsDeleted: 'thumbnail_kept_originals_deleted_total',
+  jobsRetried: 'thumbnail_jobs_retried_total',
+  idempotentReplays: 'thumbnail_idempotent_replays_total',
 } as const;
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;

@@ -30,6 +30,15 @@ export function apiMetricProviders(): Provider[] {
       name: METRICS.heldRequests,
       help: 'Requests this replica holds with ?wait= until their job finishes.',
     }),
+    makeCounterProvider({
+      name: METRICS.jobsRetried,
+      help: 'Failed jobs queued again by POST /thumbnail/:id/retry.',
+    }),
+    makeCounterProvider({
+      name: METRICS.idempotentReplays,
+      help: 'Uploads answered with the job an earlier request with the same Idempotency-Key made, by result (replayed, mismatch: refused with 422).',
+      labelNames: ['result'],
+    }),
     makeHistogramProvider({
       name: METRICS.uploadBytes,
       help: 'Size of accepted uploads.',
@@ -76,6 +85,20 @@ export function workerMetricProviders(): Provider[] {
     makeCounterProvider({
       name: METRICS.jobsStalled,
       help: 'Jobs found abandoned by a worker that stopped holding them without finishing (killed, out of memory, crashed, or blocked past its lock), counted by the worker that found them.',
+    }),
+    makeCounterProvider({
+      name: METRICS.webhookAttempts,
+      help: 'Webhook delivery attempts, by receiver (job: callback_url, operator: WEBHOOK_URL) and result (delivered, rejected, timeout, unreachable, refused).',
+      labelNames: ['receiver', 'result'],
+    }),
+    makeCounterProvider({
+      name: METRICS.webhookDeliveries,
+      help: 'Webhooks that reached a final outcome, by receiver and outcome (delivered; failed after WEBHOOK_ATTEMPTS; refused by the address policy).',
+      labelNames: ['receiver', 'outcome'],
+    }),
+    makeCounterProvider({
+      name: METRICS.keptOriginalsDeleted,
+      help: 'Originals of transiently failed jobs deleted once RETRY_WINDOW_HOURS had passed.',
     }),
     makeGaugeProvider({
       name: METRICS.workerConcurrency,

@@ -17,6 +17,8 @@ export interface PartitionedServiceOptions {
   env: Record<string, string>;
   /** One worker per name (each on a host of that name), with settings of its own on top of `env`. */
   workers: Record<string, Record<string, string>>;
+  /** Host names the workers alone resolve to these addresses (their own /etc/hosts). */
+  workerHosts?: Record<string, string>;
 }
 
 /**
@@ -68,7 +70,8 @@ export class PartitionedService {
     };
     // The workers first: the first one creates the bucket.
     for (const name of workerNames) {
-      this.workers.set(name, await startApp('worker', { ...env, ...options.workers[name] }, { host: this.network.host(name) }));
+      const host = this.network.host(name);
+      this.workers.set(name, await startApp('worker', { ...env, ...options.workers[name] }, { host, hosts: options.workerHosts }));
     }
     this.api = await startApp('api', env, { host: this.network.host('api') });
     this.bucket = await S3BucketInspector.open(this.minio, 'thumbnails');

@@ -46,6 +46,7 @@ export const errors = {
     new ApiError(400, 'too_many_files', 'Send exactly one file per request, in the field "file".'),
   invalidParameter: (name: string, detail: string) =>
     new ApiError(400, 'invalid_parameter', `Query or form parameter "${name}" ${detail}`),
+  invalidHeader: (name: string, detail: string) => new ApiError(400, 'invalid_parameter', `Header ${name} ${detail}`),
   fileTooLarge: (maxBytes: number) =>
     new ApiError(413, 'file_too_large', `The file is larger than the limit of ${maxBytes} bytes.`, {
       connection: 'close',
@@ -93,6 +94,18 @@ export const errors = {
       { status },
     ),
   notFound: (what = 'No such job.') => new ApiError(404, 'not_found', what),
+  idempotencyKeyReused: () =>
+    new ApiError(
+      422,
+      'idempotency_key_reused',
+      'This Idempotency-Key was used with a different request (file or fields); send a new key for a new upload.',
+    ),
+  idempotencyKeyInUse: () =>
+    new ApiError(409, 'idempotency_key_in_use', 'A request with this Idempotency-Key is still being handled; try again shortly.', {
+      'retry-after': '1',
+    }),
+  notRetryable: (status: string, reason: string) =>
+    new ApiError(409, 'job_not_retryable', `The job cannot be retried: ${reason}`, {}, { status }),
   shuttingDown: () =>
     new ApiError(503, 'service_unavailable', 'This server is shutting down; send the upload again.', {
       'retry-after': '1',

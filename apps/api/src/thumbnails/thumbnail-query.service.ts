@@ -10,14 +10,15 @@ import {
   JobStore,
   VARIANT_CONTENT_TYPES,
   variantKey,
+  viewJob,
   type JobStatus,
+  type JobView,
   type ThumbnailJob,
   type ThumbnailVariant,
 } from '@thumbnail/jobs';
 import { Storage, StorageNotFoundError, type StoredObjectInfo } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
-import { type JobView, toJobView } from './job-view';
 import { VariantPresets } from './variant-presets';
 
 export const MAX_WAIT_SECONDS = 30;
@@ -92,15 +93,8 @@ export class ThumbnailQueryService {
     }
   }
 
-  async view(job: ThumbnailJob, request: FastifyRequest): Promise<JobView> {
-    if (job.status !== 'complete') return toJobView(job, null);
-    const links = new Map<string, string>();
-    for (const variant of job.variants) {
-      const presigned = await this.storage.publicUrl(variantKey(job.id, variant)).catch(() => null);
-      const query = variant.name === DEFAULT_PRESET ? '' : `?variant=${variant.name}`;
-      links.set(variant.name, presigned ?? `${this.baseUrl(request)}/thumbnail/${job.id}/image${query}`);
-    }
-    return toJobView(job, links);
+  view(job: ThumbnailJob, request: FastifyRequest): Promise<JobView> {
+    return viewJob(job, this.storage, this.baseUrl(request));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { InjectQueue } from '@nestjs/bullmq';
@@ -17,10 +17,13 @@ import {
   type ThumbnailFit,
   type ThumbnailJob,
   type ThumbnailJobPayload,
+  type ThumbnailVariant,
 } from '@thumbnail/jobs';
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { Storage } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
+import { CallbackUrls } from './callback-urls';
+import { IdempotencyKeys } from './idempotency-keys.service';
 import { cleanFilename } from './job-view';
 import { QueueAdmissionService } from './queue-admission.service';
 import { UploadInspector } from './upload-inspector';
@@ -31,6 +34,14 @@ import { VariantPresets } from './variant-presets';
 interface StoredUpload {
   filename: string;
   inspector: UploadInspector;
+  /** SHA-256 of the file's bytes, when the request carries an Idempotency-Key. */
+  digest: string | null;
+}
+
+/** The job a POST answers with; `replayed` when an Idempotency-Key found it instead of making it. */
+export interface Submission {
+  job: ThumbnailJob;
+  replayed: boolean;
 }
 
 /**
@@ -52,15 +63,25 @@ export class ThumbnailSubmissionService {
     private readonly space: UploadSpace,
     private readonly limits: UploadLimits,
     private readonly presets: VariantPresets,
+    private readonly callbacks: CallbackUrls,
+    private readonly idempotency: IdempotencyKeys,
     @InjectMetric(METRICS.jobsSubmitted) private readonly submitted: Counter,
     @InjectMetric(METRICS.uploadBytes) private readonly uploadBytes: Histogram,
+    @InjectMetric(METRICS.idempotentReplays) private readonly replays: Counter<string>,
   ) {}
 
   /**
    * @param queryVariants the `variants` query parameter; a `variants` form field replaces it.
    *   Unknown presets are refused before the upload is read when they come in the query.
+   * @param idempotencyKey the request's Idempotency-Key, parsed (null without one).
    */
-  async submit(request: FastifyRequest, queryFit: unknown, owner: string | null, queryVariants?: unknown): Promise<ThumbnailJob> {
+  async submit(
+    request: FastifyRequest,
+    queryFit: unknown,
+    owner: string | null,
+    queryVariants?: unknown,
+    idempotencyKey: string | null = null,
+  ): Promise<Submission> {
     if (!request.isMultipart()) throw errors.fileRequired();
     await this.admission.assertRoom();
 
@@ -69,6 +90,7 @@ export class ThumbnailSubmissionService {
     let fit = queryFit === undefined ? undefined : parseFit(queryFit);
     let variantNames = queryVariants === undefined ? undefined : this.presets.parse(queryVariants);
     let formVariants: string[] = [];
+    let callbackUrl: string | null = null;
     let upload: StoredUpload | null = null;
     // Opened right before the try whose finally closes it: a refusal in between would keep its
     // room claimed for good.
@@ -83,12 +105,13 @@ export class ThumbnailSubmissionService {
             formVariants = [...formVariants, String(part.value)];
             variantNames = this.presets.parse(formVariants);
           }
+          if (part.fieldname === 'callback_url') callbackUrl = this.callbacks.accept(String(part.value), part.valueTruncated);
           continue;
         }
         if (part.fieldname !== 'file') {
           throw errors.fileRequired(`The file came in the field "${cleanFilename(part.fieldname)}"; send it in the field "file".`);
         }
-        upload = await this.storeOriginal(key, part.file, part.filename, reservation);
+        upload = await this.storeOriginal(key, part.file, part.filename, reservation, idempotencyKey !== null);
       }
     } catch (error) {
       // The write may have started: adapters drop partial data, and deleting nothing is harmless.
@@ -103,6 +126,23 @@ export class ThumbnailSubmissionService {
     const image = upload.inspector.image;
     if (!image) throw new Error('inspector finished without a type');
     const variants = this.presets.variants(variantNames, fit);
+    if (idempotencyKey !== null) {
+      const print = fingerprint(upload, variants, callbackUrl);
+      const claim = await this.idempotency.claim(owner, idempotencyKey, print, id).catch(async (error: unknown) => {
+        await this.discard(id, key);
+        throw error;
+      });
+      if (claim.kind !== 'claimed') {
+        // The first request's upload is the one kept; this copy of it goes.
+        await this.discard(id, key);
+        this.replays.inc({ result: claim.kind === 'mismatch' ? 'mismatch' : 'replayed' });
+        if (claim.kind === 'mismatch') throw errors.idempotencyKeyReused();
+        const first = await this.jobStore.get(claim.jobId);
+        if (!first) throw errors.notFound('The job this Idempotency-Key created has been deleted; send a new key to upload again.');
+        this.logger.log({ jobId: first.id }, 'Idempotent replay answered with the first job');
+        return { job: first, replayed: true };
+      }
+    }
     let job: ThumbnailJob;
     try {
       job = await this.jobStore.create({
@@ -116,8 +156,10 @@ export class ThumbnailSubmissionService {
         owner,
         requestId: String(request.id),
         createdAt: new Date(),
+        callbackUrl,
       });
     } catch (error) {
+      await this.releaseKey(owner, idempotencyKey, id);
       await this.discard(id, key);
       throw error;
     }
@@ -126,21 +168,44 @@ export class ThumbnailSubmissionService {
     } catch (error) {
       this.logger.warn({ jobId: id, reason: (error as Error).message }, 'Could not queue the job; discarding it');
       await this.jobStore.delete(id).catch(() => undefined);
+      await this.releaseKey(owner, idempotencyKey, id);
       await this.discard(id, key);
       throw errors.unavailable('The job queue (Redis)');
     }
+    // Not confirmed (Redis failed right after queuing): the pending claim expires within a
+    // minute. A replay meanwhile waits, then gets 409; one after that makes a second job.
+    if (idempotencyKey !== null) await this.idempotency.confirm(owner, idempotencyKey, id).catch(() => undefined);
     this.submitted.inc();
     this.uploadBytes.observe(upload.inspector.bytes);
-    this.logger.log({ jobId: id, bytes: upload.inspector.bytes, contentType: image.mime, fit: job.fit, variants: variantNames }, 'Job queued');
-    return job;
+    this.logger.log(
+      { jobId: id, bytes: upload.inspector.bytes, contentType: image.mime, fit: job.fit, variants: variantNames, callback: callbackUrl !== null },
+      'Job queued',
+    );
+    return { job, replayed: false };
   }
 
-  private async storeOriginal(key: string, file: Readable, filename: string, reservation: UploadReservation): Promise<StoredUpload> {
+  private async releaseKey(owner: string | null, idempotencyKey: string | null, id: string): Promise<void> {
+    if (idempotencyKey === null) return;
+    await this.idempotency.release(owner, idempotencyKey, id).catch((error: Error) =>
+      this.logger.warn({ jobId: id, reason: error.message }, 'Could not free an Idempotency-Key; it frees itself within a minute'),
+    );
+  }
+
+  private async storeOriginal(
+    key: string,
+    file: Readable,
+    filename: string,
+    reservation: UploadReservation,
+    digest: boolean,
+  ): Promise<StoredUpload> {
     const inspector = new UploadInspector({
       maxBytes: this.limits.fileBytes,
       maxPixels: this.config.LIMIT_INPUT_PIXELS,
     });
     const claimed = claimingStream(reservation);
+    // Beside the pipe, not in it: a second reader of the same chunks.
+    const hash = digest ? createHash('sha256') : null;
+    if (hash) file.on('data', (chunk: Buffer) => hash.update(chunk));
     // pipeline() tears the streams down together: a client abort fails the storage write, and a
     // refusal by the inspector or for disk space stops reading the client.
     pipeline(file, inspector, claimed, () => undefined);
@@ -153,7 +218,7 @@ export class ThumbnailSubmissionService {
     } finally {
       this.uploading.delete(file);
     }
-    return { filename: cleanFilename(filename), inspector };
+    return { filename: cleanFilename(filename), inspector, digest: hash?.digest('hex') ?? null };
   }
 
   /**
@@ -170,6 +235,15 @@ export class ThumbnailSubmissionService {
       this.logger.warn({ jobId: id, reason: error.message }, 'Could not delete a discarded upload'),
     );
   }
+}
+
+/**
+ * What makes two uploads the same request for an Idempotency-Key: the file's bytes and name and
+ * the fields, as the job would be made from them (`fit` from the form or the query alike).
+ */
+function fingerprint(upload: StoredUpload, variants: readonly ThumbnailVariant[], callbackUrl: string | null): string {
+  const request = { file: upload.digest, filename: upload.filename, variants, callbackUrl };
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
 }
 
 function parseFit(value: unknown): ThumbnailFit {
@@ -193,7 +267,7 @@ function toUploadError(error: unknown, limits: UploadLimits): unknown {
       return limits.tooLarge();
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
-      return new ApiError(400, 'too_many_parts', 'The form has too many parts; send one file and at most the fields "fit" and "variants".');
+      return new ApiError(400, 'too_many_parts', 'The form has too many parts; send one file and at most the fields "fit", "variants" and "callback_url".');
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return errors.fileRequired();
   }

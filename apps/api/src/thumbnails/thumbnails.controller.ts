@@ -1,13 +1,14 @@
 import { Controller, Delete, Get, Header, HttpCode, Logger, Param, Post, Query, Req, Res, StreamableFile, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isFinished, JOB_STATUSES, THUMBNAIL_FITS, type ThumbnailJob } from '@thumbnail/jobs';
+import { isFinished, JOB_STATUSES, THUMBNAIL_FITS, type JobView, type ThumbnailJob } from '@thumbnail/jobs';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { ownerOf } from '../auth/request-owner';
 import { errorExample, IMAGE_TYPES, jobExample, unknownVariantExample } from './openapi-examples';
+import { parseIdempotencyKey } from './idempotency-keys.service';
 import { JobDeletionService } from './job-deletion.service';
+import { JobRetryService } from './job-retry.service';
 import { ListingLimit } from './listing-limit.interceptor';
-import type { JobView } from './job-view';
 import { MAX_WAIT_SECONDS, parseWait, ThumbnailQueryService } from './thumbnail-query.service';
 import { ThumbnailSubmissionService } from './thumbnail-submission.service';
 
@@ -22,6 +23,7 @@ export class ThumbnailsController {
     private readonly submission: ThumbnailSubmissionService,
     private readonly query: ThumbnailQueryService,
     private readonly deletion: JobDeletionService,
+    private readonly retries: JobRetryService,
   ) {}
 
   @Post()
@@ -40,8 +42,21 @@ export class ThumbnailsController {
           example: 'default',
         },
         file: { type: 'string', format: 'binary', description: 'JPEG, PNG, WebP, GIF, AVIF or TIFF; judged by its bytes.' },
+        callback_url: {
+          type: 'string',
+          format: 'uri',
+          maxLength: 2048,
+          description:
+            'Where to POST a signed webhook (Standard Webhooks) when the job completes or fails: `thumbnail.completed` or `thumbnail.failed`, `data` being the job as GET shows it. Only when the server has WEBHOOK_SECRET; hosts may be limited by WEBHOOK_ALLOWED_HOSTS.',
+        },
       },
     },
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Up to 255 visible ASCII characters, unique per upload (a UUID). Sending the same request again with the same key (and API key) within IDEMPOTENCY_RETENTION_HOURS answers with the first job, with `Idempotent-Replayed: true`; the same key with another file or fields is refused with 422.',
   })
   @ApiQuery({ name: 'fit', required: false, enum: THUMBNAIL_FITS })
   @ApiQuery({
@@ -72,7 +87,9 @@ export class ThumbnailsController {
   })
   @ApiResponse({ status: 413, schema: { example: errorExample('file_too_large', 'The file is larger than the limit of 20971520 bytes.') } })
   @ApiResponse({ status: 415, schema: { example: errorExample('unsupported_media_type', 'The file is not a JPEG, PNG, WebP, GIF, AVIF or TIFF image (judged by its content, not its name).') } })
-  @ApiResponse({ status: 422, schema: { example: errorExample('image_too_large', 'The image declares 50000x50000 pixels, more than the limit of 40000000 pixels.') } })
+  @ApiResponse({ status: 404, description: 'The job an earlier request with this Idempotency-Key made has been deleted.', schema: { example: errorExample('not_found', 'The job this Idempotency-Key created has been deleted; send a new key to upload again.') } })
+  @ApiResponse({ status: 409, description: 'A request with this Idempotency-Key is still being handled.', schema: { example: errorExample('idempotency_key_in_use', 'A request with this Idempotency-Key is still being handled; try again shortly.') } })
+  @ApiResponse({ status: 422, description: '`image_too_large`, or `idempotency_key_reused`: the key came with a different request before.', schema: { example: errorExample('image_too_large', 'The image declares 50000x50000 pixels, more than the limit of 40000000 pixels.') } })
   @ApiResponse({ status: 429, schema: { example: errorExample('queue_full', 'Too many jobs are waiting; try again shortly.') } })
   @ApiResponse({ status: 503, schema: { example: errorExample('service_unavailable', 'Storage is unavailable; try again shortly.') } })
   @ApiResponse({ status: 507, schema: { example: errorExample('insufficient_storage', 'The server is short of disk space for uploads and stored nothing; try again later.') } })
@@ -83,13 +100,15 @@ export class ThumbnailsController {
     @Query('wait') wait?: string,
     @Query('variants') variants?: string | string[],
   ) {
-    // A bad `wait` is refused before the upload is read.
+    // A bad `wait` or Idempotency-Key is refused before the upload is read.
     const seconds = parseWait(wait);
+    const idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
     const owner = ownerOf(request);
-    const submitted = await this.submission.submit(request, fit, owner, variants);
+    const { job: submitted, replayed } = await this.submission.submit(request, fit, owner, variants, idempotencyKey);
     const self = `/thumbnail/${submitted.id}`;
     const links = { self, image: `${self}/image` };
     void reply.header('location', self);
+    if (replayed) void reply.header('idempotent-replayed', 'true');
     // `job_id` must stay the first key: existing clients cut it out of the raw text.
     const accepted = { data: { job_id: submitted.id, status: submitted.status, links } };
     if (seconds === 0) return accepted;
@@ -168,6 +187,29 @@ export class ThumbnailsController {
       return undefined;
     }
     return new StreamableFile(await open(), { type: contentType, length: info.bytes });
+  }
+
+  @Post(':id/retry')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Run a failed job again, when its failure was transient and its original is still kept' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiResponse({
+    status: 202,
+    description: 'Queued again: the same job, waiting. `Location` points at it.',
+    schema: { example: { data: { job_id: jobExample._id, status: 'waiting', links: { self: `/thumbnail/${jobExample._id}`, image: `/thumbnail/${jobExample._id}/image` } } } },
+  })
+  @ApiResponse({ status: 404, schema: { example: errorExample('not_found', 'No such job.') } })
+  @ApiResponse({
+    status: 409,
+    description: 'Not retryable: not failed, failed for a reason a retry would not change (`invalid_image`, `image_too_large`, `original_missing`), or its original is no longer kept.',
+    schema: { example: { error: { code: 'job_not_retryable', message: 'The job cannot be retried: it failed with invalid_image, which trying again would not change.', status: 'failed' } } },
+  })
+  @ApiResponse({ status: 503, schema: { example: errorExample('service_unavailable', 'The job queue (Redis) is unavailable; try again shortly.') } })
+  async retry(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply, @Param('id') id: string) {
+    const job = await this.retries.retry(id, ownerOf(request), String(request.id));
+    const self = `/thumbnail/${job.id}`;
+    void reply.header('location', self);
+    return { data: { job_id: job.id, status: job.status, links: { self, image: `${self}/image` } } };
   }
 
   @Delete(':id')

@@ -4,8 +4,11 @@ import { APP_CONFIG, type Env, presetCatalogue } from '@thumbnail/config';
 import { THUMBNAIL_QUEUE } from '@thumbnail/jobs';
 import { Storage } from '@thumbnail/storage';
 import { ApiKeyGuard } from '../auth/api-key.guard';
+import { CallbackUrls } from './callback-urls';
+import { IdempotencyKeys } from './idempotency-keys.service';
 import { JobCompletionWaiter } from './job-completion-waiter.service';
 import { JobDeletionService } from './job-deletion.service';
+import { JobRetryService } from './job-retry.service';
 import { ListingLimit } from './listing-limit.interceptor';
 import { QueueAdmissionService } from './queue-admission.service';
 import { ThumbnailQueryService } from './thumbnail-query.service';
@@ -25,6 +28,9 @@ import { VariantPresets } from './variant-presets';
     QueueAdmissionService,
     JobCompletionWaiter,
     JobDeletionService,
+    JobRetryService,
+    IdempotencyKeys,
+    { provide: CallbackUrls, inject: [APP_CONFIG], useFactory: (config: Env) => new CallbackUrls(config) },
     ListingLimit,
     { provide: UploadLimits, inject: [APP_CONFIG], useFactory: (config: Env) => new UploadLimits(config.MAX_UPLOAD_BYTES) },
     {

@@ -1,12 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { MAX_CALLBACK_URL_LENGTH } from '@thumbnail/webhooks';
 import { type ApiError, errors } from '../errors/api-error';
 import { declaredBodyBytes } from './declared-body-bytes';
 
 /** Room for the form around the file: boundaries, part headers, the `fit` field. */
 const MULTIPART_SLACK_BYTES = 64 * 1024;
 
-/** The form an upload may be: one file, a few small fields. */
-const FORM_LIMITS = { files: 1, fields: 10, fieldSize: 1024, parts: 20 } as const;
+/**
+ * The form an upload may be: one file, a few small fields. A field one byte longer than the
+ * longest callback URL is cut there, so the cut is seen (`valueTruncated`) and refused.
+ */
+const FORM_LIMITS = { files: 1, fields: 10, fieldSize: MAX_CALLBACK_URL_LENGTH + 1, parts: 20 } as const;
 
 /**
  * How big an upload may be, in one place. The header check (before the body is read), the

@@ -1,0 +1,3 @@
+import { specProject } from '../../vitest.project.mjs';
+
+export default specProject(import.meta.dirname);
