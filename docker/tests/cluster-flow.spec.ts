@@ -87,13 +87,20 @@ describe.skipIf(skipWithoutImages() || skipWithoutTool('helm', 'minio', 'ferretd
       expect(body.data.checks).toEqual({ redis: { ok: true }, storage: { ok: true }, job_store: { ok: true } });
     });
 
+    it('refuses clients without the API key the chart generated into its Secret', async () => {
+      expect(app('api').apiKey).toMatch(/^[A-Za-z0-9]{48}$/);
+      const response = await fetch(`${app('api').url}/thumbnail`);
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    });
+
     it('takes an upload to a 100x100 thumbnail, served by the API and by the presigned link', async () => {
-      const api = app('api').url;
+      const api = app('api');
       const id = await submit(api, await pngWithIccProfile400(), 'good_image_400x400.png');
       const job = await finishedJob(api, id);
       expect(job).toMatchObject({ _id: id, status: 'complete', attempts: 1 });
 
-      const fromApi = await download(`${api}/thumbnail/${id}/image`);
+      const fromApi = await download(`${api.url}/thumbnail/${id}/image`, api.apiKey);
       expect(fromApi.status).toBe(200);
       expect(fromApi.type).toBe('image/png');
       expect(pngSize(fromApi.bytes)).toEqual({ width: 100, height: 100 });
@@ -158,8 +165,8 @@ describe.skipIf(skipWithoutImages() || skipWithoutTool('helm', 'minio', 'ferretd
       const shutdownTimeoutMs = Number(pods.worker.env['SHUTDOWN_TIMEOUT_MS']);
       expect(shutdownTimeoutMs).toBeGreaterThan(0);
 
-      const id = await submit(api.url, await slowPng(), 'large.png');
-      await jobReaches(api.url, id, 'processing');
+      const id = await submit(api, await slowPng(), 'large.png');
+      await jobReaches(api, id, 'processing');
       const signalledAt = Date.now();
       // podman stop: SIGTERM to tini, which forwards it to node; SIGKILL only after the pod's
       // terminationGracePeriodSeconds, which would end in exit code 137.
@@ -168,7 +175,7 @@ describe.skipIf(skipWithoutImages() || skipWithoutTool('helm', 'minio', 'ferretd
       expect(workerExit, await worker.container.logs()).toBe(0);
       expect(workerDrainMs).toBeLessThan(shutdownTimeoutMs);
 
-      const job = await getJob(api.url, id);
+      const job = await getJob(api, id);
       expect(job).toMatchObject({ status: 'complete', attempts: 1 });
       expect(Date.parse(job.completedAt as string)).toBeGreaterThanOrEqual(signalledAt);
 

@@ -43,13 +43,13 @@ describe.skipIf(skipWithoutImages() || skipWithoutTool('helm'))(
     });
 
     it('stores the thumbnail on the volume, written by uid 10001, and serves it', async () => {
-      const api = apps[1].url;
+      const api = apps[1];
       const id = await submit(api, await png50());
       expect(await finishedJob(api, id)).toMatchObject({ status: 'complete' });
 
       const stored = statSync(join(volume, 'files', 'thumbnails', `${id}.png`));
       expect({ uid: stored.uid, gid: stored.gid }).toEqual({ uid: 10001, gid: 10001 });
-      const served = await download(`${api}/thumbnail/${id}/image`);
+      const served = await download(`${api.url}/thumbnail/${id}/image`, api.apiKey);
       expect(served.status).toBe(200);
       expect(pngSize(served.bytes)).toEqual({ width: 100, height: 100 });
     });

@@ -58,6 +58,7 @@ describe.skipIf(skipWithoutTool('minio'))('STORAGE_DRIVER=s3 on MinIO', () => {
       service = await TestService.start({
         storage: 's3',
         minio,
+        unready: true,
         env: { S3_BUCKET: 'wrong-secret', S3_CREATE_BUCKET: 'false', S3_SECRET_ACCESS_KEY: `${minio.credentials.secretAccessKey}-wrong` },
       });
       // The bucket exists, so an empty listing says nothing was stored, not that there is nowhere to store.
@@ -107,7 +108,7 @@ describe.skipIf(skipWithoutTool('minio'))('STORAGE_DRIVER=s3 on MinIO', () => {
     let bucket: S3BucketInspector;
 
     beforeAll(async () => {
-      service = await TestService.start({ storage: 's3', minio, env: { S3_BUCKET: 'not-yet', S3_CREATE_BUCKET: 'false' } });
+      service = await TestService.start({ storage: 's3', minio, unready: true, env: { S3_BUCKET: 'not-yet', S3_CREATE_BUCKET: 'false' } });
       bucket = await service.bucket();
     });
     afterAll(async () => service?.stop());

@@ -7,6 +7,8 @@ export interface AppContainer {
   url: string;
   /** The environment it was started with. */
   env: Record<string, string>;
+  /** The API key its clients send (the chart's generated one), null when API keys are off. */
+  apiKey: string | null;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function startAppContainer(
     await container.remove();
     throw new Error(`${component}: ${(error as Error).message}\n${logs}`);
   }
-  return { container, url, env };
+  return { container, url, env, apiKey: pod.apiKey };
 }
 
 async function untilReady(url: string, container: RunningContainer, timeoutMs = 90_000): Promise<void> {

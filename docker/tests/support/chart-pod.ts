@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { findWorkspaceRoot, requireTool } from '@thumbnail/testing';
@@ -21,6 +23,11 @@ export interface ChartPod {
   env: Record<string, string>;
   /** Env entries the chart reads from Secrets: the test must give each one a value. */
   secretEnv: string[];
+  /**
+   * The API key a client of this pod sends (`Authorization: Bearer`): the one the chart generated
+   * into its Secret when the pod reads API keys from it; null when API keys are off.
+   */
+  apiKey: string | null;
   /** terminationGracePeriodSeconds: how long Kubernetes waits after SIGTERM before SIGKILL. */
   graceSeconds: number;
   /**
@@ -43,8 +50,24 @@ interface PodSpec {
   terminationGracePeriodSeconds: number;
   securityContext?: Yaml;
   containers: Container[];
-  volumes?: { name: string; emptyDir?: { sizeLimit?: string }; persistentVolumeClaim?: { claimName: string } }[];
+  volumes?: Volume[];
 }
+
+interface Volume {
+  name: string;
+  emptyDir?: { sizeLimit?: string };
+  persistentVolumeClaim?: { claimName: string };
+  secret?: { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] };
+}
+
+/** Each rendered Secret's entries, decoded, by Secret name. */
+type Secrets = Map<string, Record<string, string>>;
+
+/** Folders holding the Secret files of pods started by this test process, removed as it exits. */
+const secretFolders = new Set<string>();
+process.once('exit', () => {
+  for (const folder of secretFolders) rmSync(folder, { recursive: true, force: true });
+});
 
 interface Container {
   envFrom?: { configMapRef?: { name: string } }[];
@@ -59,19 +82,25 @@ export function renderChartPods(set: Record<string, string> = {}): Record<Compon
   const args = ['template', RELEASE, CHART, '--namespace', 'thumbnails', '--kube-version', '1.30.0'];
   for (const [key, value] of Object.entries(set)) args.push('--set', `${key}=${value}`);
   const output = execFileSync(requireTool('helm'), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const manifests = parseAllDocuments(output)
+  // YAML 1.1 as Kubernetes reads it: `defaultMode: 0440` is octal.
+  const manifests = parseAllDocuments(output, { version: '1.1' })
     .map((doc) => doc.toJS() as Manifest | null)
     .filter((doc): doc is Manifest => doc !== null);
   const configMaps = new Map(manifests.filter((m) => m.kind === 'ConfigMap').map((m) => [m.metadata.name, m.data ?? {}]));
+  const secrets: Secrets = new Map(
+    manifests
+      .filter((m) => m.kind === 'Secret')
+      .map((m) => [m.metadata.name, Object.fromEntries(Object.entries(m.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]))]),
+  );
   const pod = (component: Component): ChartPod => {
     const deployment = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === `${RELEASE}-${component}`);
     if (!deployment?.spec) throw new Error(`the chart rendered no Deployment ${RELEASE}-${component}`);
-    return toChartPod(deployment.spec.template.spec, configMaps);
+    return toChartPod(deployment.spec.template.spec, configMaps, secrets);
   };
   return { api: pod('api'), worker: pod('worker') };
 }
 
-function toChartPod(spec: PodSpec, configMaps: Map<string, Record<string, string>>): ChartPod {
+function toChartPod(spec: PodSpec, configMaps: Map<string, Record<string, string>>, secrets: Secrets): ChartPod {
   if (spec.containers.length !== 1) throw new Error(`expected one container, the chart renders ${spec.containers.length}`);
   const container = spec.containers[0];
   const env: Record<string, string> = {};
@@ -86,14 +115,16 @@ function toChartPod(spec: PodSpec, configMaps: Map<string, Record<string, string
     if (entry.value !== undefined) env[entry.name] = entry.value;
     else if (entry.valueFrom !== undefined) secretEnv.push(entry.name);
   }
+  const fsGroup = Number(spec.securityContext?.['fsGroup'] ?? 0);
   return {
     env,
     secretEnv,
+    apiKey: env['API_KEYS_FILE'] ? generatedApiKey(spec, secrets) : null,
     graceSeconds: spec.terminationGracePeriodSeconds,
     runArgs: (claims = {}) => [
       ...securityArgs({ ...(spec.securityContext ?? {}), ...(container.securityContext ?? {}) }),
       ...limitArgs(container.resources?.limits ?? {}),
-      ...volumeArgs(spec, container, claims),
+      ...volumeArgs(spec, container, claims, secrets, fsGroup),
     ],
   };
 }
@@ -144,7 +175,36 @@ function limitArgs(limits: { cpu?: string; memory?: string }): string[] {
   return args;
 }
 
-function volumeArgs(spec: PodSpec, container: Container, claims: Record<string, string>): string[] {
+/** The key in the Secret the pod's API keys come from (the chart writes it next to their digests). */
+function generatedApiKey(spec: PodSpec, secrets: Secrets): string {
+  for (const volume of spec.volumes ?? []) {
+    const key = volume.secret && secrets.get(volume.secret.secretName)?.['api-key'];
+    if (key) return key;
+  }
+  throw new Error('the API reads API keys from a file, but no Secret the chart rendered holds the key: give the test one');
+}
+
+/**
+ * A Secret volume as the kubelet makes it: the selected entries (all without `items`) as files,
+ * owned by root and the pod's fsGroup, with `defaultMode`, in a folder mounted read-only.
+ */
+function secretFolder(volume: NonNullable<Volume['secret']>, secrets: Secrets, fsGroup: number): string {
+  const data = secrets.get(volume.secretName);
+  if (!data) throw new Error(`the Secret ${volume.secretName} is not rendered by the chart: the image tests cannot fill it`);
+  const folder = mkdtempSync(join(tmpdir(), 'tg-secret-'));
+  secretFolders.add(folder);
+  chmodSync(folder, 0o755);
+  for (const { key, path } of volume.items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+    if (!(key in data)) throw new Error(`the Secret ${volume.secretName} has no entry ${key}`);
+    const file = join(folder, path);
+    writeFileSync(file, data[key]);
+    chownSync(file, 0, fsGroup);
+    chmodSync(file, volume.defaultMode ?? 0o644);
+  }
+  return folder;
+}
+
+function volumeArgs(spec: PodSpec, container: Container, claims: Record<string, string>, secrets: Secrets, fsGroup: number): string[] {
   return (container.volumeMounts ?? []).flatMap((mount) => {
     const volume = (spec.volumes ?? []).find((v) => v.name === mount.name);
     if (volume?.emptyDir) {
@@ -156,6 +216,7 @@ function volumeArgs(spec: PodSpec, container: Container, claims: Record<string, 
       if (!hostDir) throw new Error(`no host folder given for the claim ${volume.persistentVolumeClaim.claimName}`);
       return ['--volume', `${hostDir}:${mount.mountPath}${mount.readOnly ? ':ro' : ''}`];
     }
+    if (volume?.secret) return ['--volume', `${secretFolder(volume.secret, secrets, fsGroup)}:${mount.mountPath}:ro`];
     throw new Error(`volume ${JSON.stringify(volume ?? mount.name)} is not reproduced by the image tests`);
   });
 }

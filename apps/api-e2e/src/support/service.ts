@@ -9,6 +9,7 @@ import {
   type RunningMinio,
   type RunningRedisServer,
   S3BucketInspector,
+  type StartAppOptions,
   startApp,
   startFerretDb,
   startMinio,
@@ -29,6 +30,12 @@ export interface ServiceOptions {
    * records calls, or one shared by several services). The test that started it destroys it.
    */
   minio?: RunningMinio;
+  /**
+   * Return once the API answers /health, not /health/ready: for services started broken on
+   * purpose (a wrong key, a missing bucket). Otherwise start waits until it is ready, so a
+   * test's first request does not race the API's connections.
+   */
+  unready?: boolean;
 }
 
 /**
@@ -96,18 +103,18 @@ export class TestService {
       });
     }
     if (!options.withoutWorker) await this.startWorker();
-    this.api = await startApp('api', this.env);
+    this.api = await startApp('api', this.env, { ready: !options.unready });
   }
 
-  async startWorker(env: Record<string, string> = {}): Promise<RunningApp> {
-    const worker = await startApp('worker', { ...this.env, ...env });
+  async startWorker(env: Record<string, string> = {}, options: StartAppOptions = {}): Promise<RunningApp> {
+    const worker = await startApp('worker', { ...this.env, ...env }, options);
     this.workers.push(worker);
     return worker;
   }
 
   async restartApi(): Promise<void> {
     await this.api.stop();
-    this.api = await startApp('api', this.env);
+    this.api = await startApp('api', this.env, { ready: true });
   }
 
   /**
