@@ -178,7 +178,8 @@ function toUploadError(error: unknown, limits: UploadLimits): unknown {
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return errors.fileRequired();
     default:
-      if (/Unexpected end of (form|multipart)|terminated early|Malformed/i.test((error as Error)?.message ?? '')) {
+      // busboy's own words: a body cut short, a bad part header, a Content-Type without its boundary.
+      if (/Unexpected end of (form|multipart)|terminated early|Malformed|Boundary not found/i.test((error as Error)?.message ?? '')) {
         return new ApiError(400, 'malformed_multipart', 'The multipart body ended early or is malformed.');
       }
       return error;

@@ -5,8 +5,12 @@ import { declaredBodyBytes } from './declared-body-bytes';
 /** Room for the form around the file: boundaries, part headers, the `fit` field. */
 const MULTIPART_SLACK_BYTES = 64 * 1024;
 
-/** The form an upload may be: one file, a few small fields. */
-const FORM_LIMITS = { files: 1, fields: 10, fieldSize: 1024, parts: 20 } as const;
+/**
+ * The form an upload may be: one file, a few small fields. `parts` bounds the fields too; a
+ * `fields` limit of its own would hang the upload: past it busboy still hands out a later file,
+ * whose bytes @fastify/multipart has stopped feeding it, so reading that file never ends.
+ */
+const FORM_LIMITS = { files: 1, fieldSize: 1024, parts: 20 } as const;
 
 /**
  * How big an upload may be, in one place. The header check (before the body is read), the
