@@ -11,6 +11,8 @@ ensure_debian_package promtool prometheus
 # The chart suite's control plane: Debian's etcd, and openssl for its certificates.
 ensure_debian_package etcd etcd-server
 ensure_debian_package openssl openssl
+# The storage suite watches what reaches the disk (fsync, rename) with strace.
+ensure_debian_package strace strace
 # Schemathesis (scripts/tools.sh) goes into a Python venv: Debian's python3 needs python3-venv.
 python3 -c 'import ensurepip, venv' 2>/dev/null || install_debian_package python3-venv
 # The images project builds both images and runs them with rootful podman (docker/build.sh; runc

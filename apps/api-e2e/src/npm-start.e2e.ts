@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +91,10 @@ describe('npm start (scripts/start.sh)', () => {
   it('keeps serving when the worker dies: it starts the worker again, and jobs complete', async () => {
     const npmStart = run();
     await npmStart.up();
+    // The durability promise (docs/deployment.md): its Redis keeps an AOF, fsynced every second.
+    const config = (name: string) =>
+      spawnSync('redis-cli', ['-p', String(ports.REDIS_PORT), 'config', 'get', name], { encoding: 'utf8' }).stdout.trim().split('\n')[1];
+    expect([config('appendonly'), config('appendfsync'), config('maxmemory-policy')]).toEqual(['yes', 'everysec', 'noeviction']);
     const png = await png50();
     expect((await submitAndWait(npmStart.api, png)).status).toBe('complete');
 

@@ -6,8 +6,11 @@ import type { Storage } from './storage';
  * Picks the adapter from STORAGE_DRIVER, once, at module registration; await `init()` next.
  * The S3 adapter is loaded only when chosen: the AWS SDK is a large share of a process's memory.
  */
-export async function createStorage(config: Env): Promise<Storage> {
-  if (config.STORAGE_DRIVER === 'fs') return new FsStorage({ root: config.STORAGE_DIR });
+export async function createStorage(
+  config: Env,
+  events: { onBackgroundSyncError?: (key: string, error: unknown) => void } = {},
+): Promise<Storage> {
+  if (config.STORAGE_DRIVER === 'fs') return new FsStorage({ root: config.STORAGE_DIR, ...events });
   const { S3Storage } = await import('./s3-storage');
   return new S3Storage({
     endpoint: config.S3_ENDPOINT,

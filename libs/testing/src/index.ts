@@ -14,3 +14,4 @@ export * from './ferretdb-server';
 export * from './kube-control-plane';
 export * from './podman-container';
 export * from './workspace-root';
+export * from './syscall-trace';

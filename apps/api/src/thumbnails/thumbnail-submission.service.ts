@@ -133,7 +133,9 @@ export class ThumbnailSubmissionService {
     pipeline(file, inspector, () => undefined);
     this.uploading.add(file);
     try {
-      await this.storage.put(key, inspector, { contentType: 'application/octet-stream' });
+      // Synced in the background: the answer does not wait for the disk, and the job record in
+      // Redis is itself durable only within a second (docs/deployment.md, Durability).
+      await this.storage.put(key, inspector, { contentType: 'application/octet-stream', durability: 'background' });
     } finally {
       this.uploading.delete(file);
     }
