@@ -5,6 +5,8 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { FastifyRequest } from 'fastify';
+// request.isMultipart() and request.parts() are the plugin's (main.ts registers it).
+import type {} from '@fastify/multipart';
 import type { Counter, Histogram } from 'prom-client';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
 import {
