@@ -220,7 +220,7 @@ describe.skipIf(skipWithoutTool('ferretdb'))('JOB_STORE=mongo on FerretDB', () =
       expect(refused.status).toBe(503);
       expect(refused.json.error).toMatchObject({ code: 'service_unavailable', message: expect.stringMatching(/job store/i) });
       expect(refused.headers.get('retry-after')).toBeTruthy();
-      expect(service.originalsAddedSince(originals)).toEqual([]);
+      expect(await service.originalsAddedSince(originals)).toEqual([]);
       expect((await call(`${api}/thumbnail/${kept._id}`)).status).toBe(503);
       for (const app of apps) {
         const ready = await call(`${app.url}/health/ready`);
