@@ -63,7 +63,9 @@ function alive(pid: number): boolean {
   }
 }
 
-describe('npm start (scripts/start.sh)', () => {
+// Each case builds the apps through npm start and waits up to 240 s for it (up()); vitest's
+// default 60 s per case would cut that short on a busy machine.
+describe('npm start (scripts/start.sh)', { timeout: 300_000 }, () => {
   let dataDir: string;
   let ports: { PORT: number; WORKER_PORT: number; REDIS_PORT: number };
   const started: NpmStart[] = [];
@@ -80,7 +82,7 @@ describe('npm start (scripts/start.sh)', () => {
     // Whatever a hard-killed run left behind and no later run stopped.
     for (const { pid } of recorded(dataDir)) if (alive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   function run(): NpmStart {
     const npmStart = NpmStart.run({ DATA_DIR: dataDir, ...ports });
