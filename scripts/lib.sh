@@ -12,6 +12,16 @@ ensure_debian_package() {
     log "$command is missing and cannot be installed here (needs root and apt-get): install the '$package' package"
     return 1
   fi
+  install_debian_package "$package"
+}
+
+# install_debian_package PACKAGE: installs PACKAGE with apt (as root).
+install_debian_package() {
+  local package=$1
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    log "cannot install $package here (needs root and apt-get): install it"
+    return 1
+  fi
   if [ "$apt_updated" -eq 0 ]; then
     log "apt-get update"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq

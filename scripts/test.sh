@@ -11,6 +11,10 @@ ensure_debian_package promtool prometheus
 # The chart suite's control plane: Debian's etcd, and openssl for its certificates.
 ensure_debian_package etcd etcd-server
 ensure_debian_package openssl openssl
+# The storage suite watches what reaches the disk (fsync, rename) with strace.
+ensure_debian_package strace strace
+# Schemathesis (scripts/tools.sh) goes into a Python venv: Debian's python3 needs python3-venv.
+python3 -c 'import ensurepip, venv' 2>/dev/null || install_debian_package python3-venv
 # The images project builds both images and runs them with rootful podman (docker/build.sh; runc
 # because docker/podman/containers.conf selects it), on a Node base made with debootstrap. As
 # another user its suites print why they skip.
@@ -25,7 +29,8 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 ensure_node_modules
 # MinIO, FerretDB, helm, kubeconform, kubectl and the Kubernetes control plane: pinned, built from their Go
-# modules once per machine (scripts/tools.sh says what it builds and how long it took).
+# modules once per machine, and Schemathesis from PyPI (scripts/tools.sh says what it builds and how
+# long it took).
 bash scripts/tools.sh
 
 # The ?wait= suite holds 2,000 connections at once; a soft limit of 1024 open files would refuse

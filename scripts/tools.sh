@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the pinned programs the tests run as real servers and checkers, from their Go modules,
-# once per machine: each into .tools/<name>-<version>/ (git-ignored), linked from .tools/bin/.
-# A later run finds them and builds nothing. Where Go is missing or too old, it builds nothing,
-# writes the reason to .tools/<name>.unavailable, and the suites that need that tool print it
-# when they skip.
+# Builds the pinned programs the tests run as real servers and checkers, from their Go modules
+# (Schemathesis: from PyPI, into a Python venv), once per machine: each into
+# .tools/<name>-<version>/ (git-ignored), linked from .tools/bin/. A later run finds them and
+# builds nothing. Where Go (or Python's venv) is missing or too old, it builds nothing, writes
+# the reason to .tools/<name>.unavailable, and the suites that need that tool print it when they
+# skip.
 #
 #   scripts/tools.sh              # every tool
 #   scripts/tools.sh minio helm   # some of them
@@ -15,7 +16,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_dir="${TOOLS_DIR:-$root/.tools}"
 
-# The pins: name, Go package (or module for module files), version. One line each, one home.
+# The pins: name, Go package (or module for module files; pypi:<requirements file> for a Python
+# tool), version. One line each, one home. A Python tool's requirements file pins every package
+# it installs, its dependencies included.
 readonly MIN_GO_MINOR=24
 readonly KUBERNETES_VERSION=v1.34.4
 readonly KUBERNETES_SCHEMA_VERSION=v1.30.14
@@ -32,10 +35,13 @@ kube-controller-manager  k8s.io/kubernetes/cmd/kube-controller-manager          
 kubectl                  k8s.io/kubernetes/cmd/kubectl                           $KUBERNETES_VERSION
 kubernetes-openapi       k8s.io/kubernetes                                       $KUBERNETES_SCHEMA_VERSION
 prometheus-operator-crds github.com/prometheus-operator/prometheus-operator      v0.85.0
+schemathesis             pypi:scripts/schemathesis-requirements.txt              4.32.5
 EOF
 }
 
 log() { printf '[tools] %s\n' "$*" >&2; }
+
+readonly MIN_PYTHON_MINOR=10
 
 # go_problem: empty when this machine's Go can build the tools, else why not.
 go_problem() {
@@ -49,6 +55,30 @@ go_problem() {
   if [ -z "$minor" ] || [ "$minor" -lt "$MIN_GO_MINOR" ]; then
     echo "Go ${version:-of unknown version} is too old (the tools need Go 1.$MIN_GO_MINOR or newer)"
   fi
+}
+
+# python_problem: empty when this machine's python3 can make a venv for the Python tools, else why not.
+python_problem() {
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 is not installed (Schemathesis is installed from PyPI into a venv; install Python 3.$MIN_PYTHON_MINOR or newer)"
+    return
+  fi
+  if ! python3 -c "import sys; sys.exit(0 if sys.version_info >= (3, $MIN_PYTHON_MINOR) else 1)" 2>/dev/null; then
+    echo "$(python3 --version 2>&1) is too old (Schemathesis needs Python 3.$MIN_PYTHON_MINOR or newer)"
+    return
+  fi
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    echo "python3 cannot make a venv (on Debian: apt-get install python3-venv)"
+  fi
+}
+
+# build_python_venv DEST REQUIREMENTS: a venv in DEST with exactly the pinned packages of
+# REQUIREMENTS (a path in the repository) from PyPI.
+build_python_venv() {
+  local dest=$1 requirements=$root/$2
+  python3 -m venv "$dest"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$dest/bin/pip" install --quiet --no-deps --only-binary=:all: -r "$requirements"
+  "$dest/bin/pip" check >/dev/null
 }
 
 # build_go_program DEST PACKAGE VERSION [LDFLAGS]: `go install PACKAGE@VERSION` into DEST.
@@ -109,6 +139,8 @@ build_stamp() {
   case "$1" in
     k8s.io/kubernetes/cmd/*) kubernetes_version_ldflags "$2" ;;
     helm.sh/helm/v3/cmd/helm) helm_version_ldflags "$2" ;;
+    # A changed pin of any dependency installs the venv again.
+    pypi:*) sha256sum "$root/${1#pypi:}" | cut -d' ' -f1 ;;
   esac
 }
 
@@ -148,7 +180,10 @@ ensure() {
     return 0
   fi
   local problem
-  problem="$(go_problem)"
+  case "$package" in
+    pypi:*) problem="$(python_problem)" ;;
+    *) problem="$(go_problem)" ;;
+  esac
   if [ -n "$problem" ]; then
     log "$name $version: not built: $problem"
     printf '%s\n' "$problem" >"$tools_dir/$name.unavailable"
@@ -165,6 +200,7 @@ ensure() {
     ferretdb)
       build_from_module_copy "$dest" github.com/FerretDB/FerretDB "$version" "$package" prepare_ferretdb || failed=1 ;;
     kubernetes-openapi | prometheus-operator-crds) fetch_module_files "$dest" "$package" "$version" || failed=1 ;;
+    schemathesis) build_python_venv "$dest" "${package#pypi:}" || failed=1 ;;
     *) build_go_program "$dest" "$package" "$version" "$stamp" || failed=1 ;;
   esac
   if [ "$failed" -ne 0 ]; then
@@ -178,10 +214,16 @@ ensure() {
   log "$name $version: built in $((SECONDS - started)) s"
 }
 
-# What .tools/bin/NAME points at: the program, or the folder of module files.
+# What .tools/bin/NAME points at: the program (a venv's in its bin/), or the folder of module files.
 target_of() {
   local name=$1 dest=$2
-  if [ -e "$dest/$name" ]; then echo "$dest/$name"; else echo "$dest/module"; fi
+  if [ -e "$dest/$name" ]; then
+    echo "$dest/$name"
+  elif [ -e "$dest/bin/$name" ]; then
+    echo "$dest/bin/$name"
+  else
+    echo "$dest/module"
+  fi
 }
 
 main() {

@@ -44,8 +44,9 @@ export class BenchService {
   }
 
   private async boot(options: BenchServiceOptions): Promise<void> {
-    // No persistence, as the harness starts it: Redis is not what is being measured.
-    this.redis = await startRedisServer();
+    // Persistence as the chart, Compose and `npm start` run it (AOF, fsynced every second), its
+    // file under the run's TMPDIR: what keeping an accepted job costs is part of the figures.
+    this.redis = await startRedisServer({ appendonly: true, appendfsync: 'everysec' });
     // redis-server retitles itself "redis-server 127.0.0.1:<port>".
     this.redisPid = pidsByCommandLine(new RegExp(`^redis-server \\S*:${this.redis.port}\\b`))[0] ?? null;
     if (this.redisPid) registerProcess(this.redisPid, 'redis-server');

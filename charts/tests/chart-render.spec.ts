@@ -4,10 +4,13 @@
  * each manifest validated by kubeconform against that release's API and the Prometheus Operator
  * CRDs. helm, kubeconform and the schemas' sources are built by scripts/tools.sh.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, presetCatalogue } from '@thumbnail/config';
-import { skipWithoutTool } from '@thumbnail/testing';
+import { freePort, skipWithoutTool, spawnServer, waitForPort } from '@thumbnail/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chartDir, listFiles, readText, readYaml, repoRoot, type Values } from './chart-files';
 import { findManifest, helm, helmLint, helmTemplate, imagesBySource, podSpecs, type Manifest, type RenderOptions } from './chart-helm';
@@ -24,6 +27,7 @@ const documented = documentedChartValues(deploymentDoc);
 const rulesPath = join(chartDir, 'files/prometheus-rules.yaml');
 const dashboardPath = join(chartDir, 'files/grafana-dashboard.json');
 const BUNDLED = ['StatefulSet/thumbnail-generator-redis', 'StatefulSet/thumbnail-generator-mongodb', 'StatefulSet/thumbnail-generator-minio'];
+type Container = { command: string[]; args: string[] };
 const APPS = ['Deployment/thumbnail-generator-api', 'Deployment/thumbnail-generator-worker', 'Pod/thumbnail-generator-test'];
 
 describe.skipIf(skipWithoutTool('helm', 'kubeconform', 'kubernetes-openapi', 'prometheus-operator-crds'))('the chart rendered by helm', () => {
@@ -272,6 +276,39 @@ describe.skipIf(skipWithoutTool('helm', 'kubeconform', 'kubernetes-openapi', 'pr
         expect([path('startupProbe'), path('livenessProbe'), path('readinessProbe')]).toEqual(['/health', '/health', '/health/ready']);
         expect(Number(spec.terminationGracePeriodSeconds) * 1000).toBeGreaterThan(Number(config.SHUTDOWN_TIMEOUT_MS));
         expect(findManifest(manifests, 'PodDisruptionBudget', `-${component}`)).toBeTruthy();
+      }
+    });
+  });
+
+  describe('durability (docs/deployment.md): an accepted job survives a machine crash but for about its last second', () => {
+    it('the bundled Redis, run as its StatefulSet runs it with the rendered redis.conf, says AOF, fsynced every second', async () => {
+      const manifests = renderCi('default-values.yaml');
+      const redisConf = (findManifest(manifests, 'ConfigMap', '-redis').data as Record<string, string>)['redis.conf'];
+      const podSpec = (findManifest(manifests, 'StatefulSet', '-redis').spec as { template: { spec: { containers: Container[] } } }).template.spec;
+      const [container] = podSpec.containers;
+      const dir = mkdtempSync(join(tmpdir(), 'tg-chart-redis-'));
+      const password = 'chart-test-password';
+      try {
+        const port = await freePort();
+        // The pod's own config and command line; only the config file's path, the port and the data
+        // folder are this machine's.
+        writeFileSync(join(dir, 'redis.conf'), redisConf.replace(/^port .*$/m, `port ${port}`).replace(/^dir .*$/m, `dir ${dir}`));
+        const args = [...container.command.slice(1), ...container.args]
+          .map((arg) => (arg === '/etc/redis/redis.conf' ? join(dir, 'redis.conf') : arg.replace('$(REDIS_PASSWORD)', password)))
+          .concat(['--bind', '127.0.0.1']);
+        const server = spawnServer(container.command[0], args);
+        try {
+          await waitForPort(port, server, 'redis-server');
+          const config = (name: string) =>
+            spawnSync('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', password, 'config', 'get', name], { encoding: 'utf8' }).stdout.trim().split('\n')[1];
+          expect(config('appendonly')).toBe('yes');
+          expect(config('appendfsync')).toBe('everysec');
+          expect(config('maxmemory-policy')).toBe('noeviction');
+        } finally {
+          await server.stop();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
   });

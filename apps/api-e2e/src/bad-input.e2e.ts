@@ -390,6 +390,24 @@ describe('bad input', () => {
       expect(await service.originalsAddedSince(before)).toEqual([]);
     });
 
+    it('answers 400 malformed_multipart for multipart/form-data without its boundary, and stores nothing', async () => {
+      const before = await service.storedObjects('originals');
+      const { body } = await serialised(form(await png50()));
+      const answer = await post({ headers: { 'content-type': 'multipart/form-data' }, body });
+      expect(answer.status, answer.text).toBe(400);
+      expect(answer.json.error.code).toBe('malformed_multipart');
+      expect(await service.originalsAddedSince(before)).toEqual([]);
+    });
+
+    it('takes a file sent after a dozen other fields (it once hung, never answered)', async () => {
+      const body = new FormData();
+      for (let i = 0; i < 12; i++) body.append(`field${i}`, 'x');
+      body.append('file', new Blob([new Uint8Array(await png50())], { type: 'image/png' }), 'late.png');
+      const answer = await post(await serialised(body));
+      expect(answer.status, answer.text).toBe(202);
+      accepted.add(answer.json.data.job_id);
+    });
+
     it('answers 400 too_many_parts for a form of 25 fields', async () => {
       const body = form(await png50());
       for (let i = 0; i < 25; i++) body.append(`field${i}`, 'x');

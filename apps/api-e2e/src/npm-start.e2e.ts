@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,7 +80,8 @@ function alive(pid: number): boolean {
   }
 }
 
-// npm start builds the apps first: a cache hit after npm test's own build, minutes without one.
+// npm start builds the apps first (a cache hit after npm test's own build, minutes without one)
+// and each case waits up to 240 s for it (up()); vitest's default per case would cut that short.
 describe('npm start (scripts/start.sh)', { timeout: 300_000 }, () => {
   let dataDir: string;
   let ports: { PORT: number; WORKER_PORT: number; REDIS_PORT: number };
@@ -98,7 +99,7 @@ describe('npm start (scripts/start.sh)', { timeout: 300_000 }, () => {
     // Whatever a hard-killed run left behind and no later run stopped.
     for (const { pid } of recorded(dataDir)) if (alive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   function run(): NpmStart {
     const npmStart = NpmStart.run({ DATA_DIR: dataDir, ...ports });
@@ -115,6 +116,10 @@ describe('npm start (scripts/start.sh)', { timeout: 300_000 }, () => {
       expect(listeningAddresses(ports.PORT)).toEqual(['127.0.0.1']);
       expect(listeningAddresses(ports.WORKER_PORT)).toEqual(['127.0.0.1']);
     }, { timeout: 30_000, interval: 200 });
+    // The durability promise (docs/deployment.md): its Redis keeps an AOF, fsynced every second.
+    const config = (name: string) =>
+      spawnSync('redis-cli', ['-p', String(ports.REDIS_PORT), 'config', 'get', name], { encoding: 'utf8' }).stdout.trim().split('\n')[1];
+    expect([config('appendonly'), config('appendfsync'), config('maxmemory-policy')]).toEqual(['yes', 'everysec', 'noeviction']);
     const png = await png50();
     expect((await submitAndWait(npmStart.api, png)).status).toBe('complete');
 

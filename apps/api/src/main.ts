@@ -4,7 +4,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import type { Counter, Histogram } from 'prom-client';
 import { exitOnConfigError, loadConfigOrExit } from '@thumbnail/config';
@@ -17,6 +17,8 @@ import { toErrorResponse } from './errors/error-response';
 import { recordHttpMetrics } from './http-metrics';
 import { BodyDeadlines } from './http/body-deadlines';
 import { clientErrorHandler } from './http/client-errors';
+import { methodNotAllowed } from './http/method-not-allowed';
+import { createOpenApiDocument } from './openapi/openapi-document';
 import { JobCompletionWaiter } from './thumbnails/job-completion-waiter.service';
 import { ThumbnailSubmissionService } from './thumbnails/thumbnail-submission.service';
 import { UploadLimits } from './thumbnails/upload-limits';
@@ -68,6 +70,7 @@ async function bootstrap(): Promise<void> {
   const logger = app.get(Logger);
   app.useLogger(logger);
   const fastify = app.getHttpAdapter().getInstance();
+  const unsupportedMethods = methodNotAllowed(fastify);
 
   await app.register(multipart, { throwFileSizeLimit: true });
   // Any other body type reaches the handler unread, which answers 400 file_required.
@@ -99,15 +102,12 @@ async function bootstrap(): Promise<void> {
     requests: app.get<Counter<string>>(metricToken(METRICS.httpRequests)),
   });
 
-  const openapi = new DocumentBuilder()
-    .setTitle('Thumbnail Generator')
-    .setDescription('Upload images, get 100x100 PNG thumbnails through a job API.')
-    .setVersion(APP_VERSION)
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), {
+  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app, { apiKeysRequired: apiKeys.size > 0 }), {
     jsonDocumentUrl: 'docs/json',
   });
 
+  await app.init();
+  unsupportedMethods.answer();
   await app.listen(config.PORT, config.HOST);
   const pino = await app.resolve(PinoLogger);
   pino.setContext('main');

@@ -1,6 +1,7 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { apiMetricProviders, workerMetricProviders } from './metric-providers';
+import { MetricsController } from './metrics.controller';
 
 /**
  * `/metrics` (prom-client's default process and Node.js metrics included) plus the app's own
@@ -20,7 +21,7 @@ export class MetricsModule {
   private static with(providers: ReturnType<typeof apiMetricProviders>): DynamicModule {
     return {
       module: MetricsModule,
-      imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
+      imports: [PrometheusModule.register({ path: '/metrics', controller: MetricsController, defaultMetrics: { enabled: true } })],
       providers,
       exports: providers,
     };

@@ -39,7 +39,18 @@ export class InfrastructureModule implements OnApplicationBootstrap, OnApplicati
           inject: [APP_CONFIG],
           useFactory: (config: Env) => createRedisConnection(config.REDIS_URL, 'command', processName),
         },
-        { provide: Storage, inject: [APP_CONFIG], useFactory: (config: Env) => createStorage(config) },
+        {
+          provide: Storage,
+          inject: [APP_CONFIG],
+          useFactory: (config: Env) => {
+            const logger = new Logger('Infrastructure');
+            return createStorage(config, {
+              // The put already succeeded: a machine crash may now lose this object.
+              onBackgroundSyncError: (key, error) =>
+                logger.error({ key, reason: (error as Error).message }, 'Stored object could not be made durable'),
+            });
+          },
+        },
         {
           provide: JobStore,
           inject: [APP_CONFIG, REDIS],

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { mountSmallDisk } from '@thumbnail/testing';
+import { mountSmallDisk, skipWithoutStrace, type TracedCall, traceSyscalls } from '@thumbnail/testing';
 import { FsStorage } from './fs-storage';
 import { StorageUnavailableError } from './storage';
 import { chunked, describeStorageContract, readAll } from './storage.contract';
@@ -216,5 +216,70 @@ describe('FsStorage on a full disk (an 800 KiB tmpfs)', () => {
     expect(await storage.freeBytes()).toBe(before - 100 * 1024);
     await storage.delete(key);
     expect(await storage.freeBytes()).toBe(before);
+  });
+});
+
+/*
+ * What reaches the disk, as the kernel sees it: strace on this test's own process (the writes run
+ * on libuv's threads). A machine crash keeps a file whose data was fsynced and whose folder was
+ * fsynced after the rename that named it.
+ */
+describe.skipIf(skipWithoutStrace())('FsStorage durability (strace)', () => {
+  let dir: string;
+  let root: string;
+  let storage: FsStorage;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fs-storage-sync-'));
+    root = join(dir, 'files');
+    storage = new FsStorage({ root });
+    await storage.init();
+  });
+  afterEach(async () => {
+    await storage.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The calls of one put: fsyncs and renames under the root, and the marker opened once it returned. */
+  async function tracePut(key: string, durability: 'on-return' | 'background') {
+    const marker = join(dir, `returned-${randomUUID()}`);
+    const trace = await traceSyscalls(process.pid, ['fsync', 'fdatasync', 'rename', 'renameat', 'renameat2', 'openat']);
+    await storage.put(key, chunked(randomBytes(300_000)), { durability });
+    writeFileSync(marker, '');
+    await storage.close();
+    const calls = (await trace.stop()).filter((call) => call.args.includes(root) || call.args.includes(marker));
+    const at = (what: string, test: (call: TracedCall) => boolean) => {
+      const index = calls.findIndex(test);
+      expect(index, `${what} in\n${calls.map((c) => `${c.name}(${c.args})`).join('\n')}`).toBeGreaterThanOrEqual(0);
+      return index;
+    };
+    const target = join(root, key);
+    return {
+      rename: at('the rename into place', (call) => call.name.startsWith('rename') && call.args.includes(`"${target}"`)),
+      returned: at('the marker', (call) => call.name === 'openat' && call.args.includes(marker)),
+      /** The data: fsync of the file, under its temporary name or (after the rename) its own. */
+      dataSyncs: calls.flatMap((call, index) => (/^f(data)?sync$/.test(call.name) && /\/\.tmp\/|<[^>]*originals\/[0-9a-f-]{36}>/.test(call.args) ? [index] : [])),
+      folderSyncs: calls.flatMap((call, index) => (/^f(data)?sync$/.test(call.name) && call.args.includes(`<${join(root, 'originals')}>`) ? [index] : [])),
+    };
+  }
+
+  it('on-return: the data is fsynced before the rename, the folder after it, both before put returns', async () => {
+    const { rename, returned, dataSyncs, folderSyncs } = await tracePut(`originals/${randomUUID()}`, 'on-return');
+    expect(dataSyncs.some((index) => index < rename)).toBe(true);
+    expect(folderSyncs.some((index) => index > rename && index < returned)).toBe(true);
+  });
+
+  it('background: named at once, then the data and the folder fsynced after the rename (close() waits for them)', async () => {
+    const { rename, dataSyncs, folderSyncs } = await tracePut(`originals/${randomUUID()}`, 'background');
+    expect(dataSyncs.length).toBeGreaterThan(0);
+    expect(dataSyncs.every((index) => index > rename)).toBe(true);
+    expect(folderSyncs.some((index) => index > Math.min(...dataSyncs))).toBe(true);
+  });
+
+  it('background: a put is whole for readers as soon as it returns', async () => {
+    const key = `originals/${randomUUID()}`;
+    const data = randomBytes(700_000);
+    await storage.put(key, chunked(data), { durability: 'background' });
+    expect((await storage.getBuffer(key)).equals(data)).toBe(true);
   });
 });

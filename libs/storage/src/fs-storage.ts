@@ -22,6 +22,8 @@ export interface FsStorageOptions {
    * more than that. Default: an hour.
    */
   tmpMaxAgeMs?: number;
+  /** A `background` put whose data could not be made durable (the disk failed after the put). */
+  onBackgroundSyncError?: (key: string, error: unknown) => void;
 }
 
 // Images are confidential: only the service's own user may read them.
@@ -45,17 +47,23 @@ const WRITE_BATCH_BYTES = 256 * 1024;
  * A put streams into `<root>/.tmp/` and renames into place, so readers see the old file or the
  * whole new one, never a partial one. A failed put removes its temp file itself; one left by a
  * process killed mid-put is removed once it is older than any put can last (`tmpMaxAgeMs`), at
- * start and then every so often, by whichever process sharing the folder sees it first.
+ * start and then every so often, by whichever process sharing the folder sees it first. Durable
+ * means the file and the folder entry naming it are fsynced: before the rename and after it for
+ * `on-return`, after it for `background`.
  */
 export class FsStorage extends Storage {
   private readonly root: string;
   private readonly tmpMaxAgeMs: number;
   private sweeper: NodeJS.Timeout | null = null;
+  private readonly onBackgroundSyncError: (key: string, error: unknown) => void;
+  /** Background syncs under way; `close()` waits for them. */
+  private readonly syncing = new Set<Promise<void>>();
 
   constructor(options: FsStorageOptions) {
     super();
     this.root = resolve(options.root);
     this.tmpMaxAgeMs = options.tmpMaxAgeMs ?? DEFAULT_TMP_MAX_AGE_MS;
+    this.onBackgroundSyncError = options.onBackgroundSyncError ?? (() => undefined);
   }
 
   /** Creates the root, checks it is writable, and starts sweeping dead writers' temp files. */
@@ -95,18 +103,32 @@ export class FsStorage extends Storage {
     };
     body.on('error', onBodyError);
     let tmp: string | undefined;
+    let file: FileHandle | undefined;
     try {
       const target = this.pathOf(key);
       await this.makeDir(join(this.root, TMP_DIR));
       await this.makeDir(dirname(target));
       tmp = join(this.root, TMP_DIR, randomUUID());
-      const bytes = await writeDurably(tmp, body, options.onWritten);
+      file = await open(tmp, 'wx', FILE_MODE);
+      const bytes = await writeAll(file, body, options.onWritten);
+      if (options.durability === 'background') {
+        await rename(tmp, target);
+        this.syncInBackground(key, file, dirname(target));
+        return { key, bytes };
+      }
+      await file.sync();
+      await file.close();
+      file = undefined;
       await rename(tmp, target);
+      tmp = target;
+      await syncDirectory(dirname(target));
       return { key, bytes };
     } catch (error) {
       body.destroy();
+      await file?.close().catch(() => undefined);
       // A folder removed behind our back is made again by the next put.
       this.madeDirs.clear();
+      // The temp file, or the object already renamed into place whose folder could not be synced.
       if (tmp) await rm(tmp, { force: true });
       // The body's own failure (client gone, upload refused) is the cause, unless it only failed
       // because the write did and we stopped reading it.
@@ -195,9 +217,23 @@ export class FsStorage extends Storage {
   }
 
   async close(): Promise<void> {
-    // Nothing else is held open between calls.
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
+    await Promise.all(this.syncing);
+  }
+
+  /** Fsyncs a renamed object's data, then its folder entry, without the put waiting for it. */
+  private syncInBackground(key: string, file: FileHandle, dir: string): void {
+    const sync = (async () => {
+      try {
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await syncDirectory(dir);
+    })().catch((error: unknown) => this.onBackgroundSyncError(key, error));
+    this.syncing.add(sync);
+    void sync.finally(() => this.syncing.delete(sync));
   }
 
   private pathOf(key: string): string {
@@ -232,35 +268,37 @@ export class FsStorage extends Storage {
 }
 
 /**
- * Writes `body` to a new file at `path` (which must not exist) and fsyncs it before closing, so
- * a crash right after the caller's rename cannot leave an empty file under the final name.
+ * Writes `body` to `file` in batches (see WRITE_BATCH_BYTES) and returns how many bytes it wrote.
  * Reading waits for each write, so a slow disk slows the sender instead of filling memory.
  */
-async function writeDurably(path: string, body: Readable, onWritten: (bytes: number) => void = () => undefined): Promise<number> {
-  const file = await open(path, 'wx', FILE_MODE);
-  try {
-    let bytes = 0;
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes < WRITE_BATCH_BYTES) continue;
-      await writeFully(file, batch, batchBytes);
-      onWritten(batchBytes);
-      bytes += batchBytes;
-      batch = [];
-      batchBytes = 0;
-    }
-    if (batchBytes > 0) {
-      await writeFully(file, batch, batchBytes);
-      onWritten(batchBytes);
-    }
+async function writeAll(file: FileHandle, body: Readable, onWritten: (bytes: number) => void = () => undefined): Promise<number> {
+  let bytes = 0;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    batch.push(chunk);
+    batchBytes += chunk.length;
+    if (batchBytes < WRITE_BATCH_BYTES) continue;
+    await writeFully(file, batch, batchBytes);
+    onWritten(batchBytes);
     bytes += batchBytes;
-    await file.sync();
-    return bytes;
+    batch = [];
+    batchBytes = 0;
+  }
+  if (batchBytes > 0) {
+    await writeFully(file, batch, batchBytes);
+    onWritten(batchBytes);
+  }
+  return bytes + batchBytes;
+}
+
+/** Fsyncs a folder, so that the names a rename put in it survive a crash of the machine. */
+async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
   } finally {
-    await file.close();
+    await dir.close();
   }
 }
 

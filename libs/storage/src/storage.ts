@@ -20,6 +20,15 @@ export interface PutOptions {
    * null need not call it.
    */
   onWritten?: (bytes: number) => void;
+  /**
+   * When a crash of the machine (power loss, kernel panic) can no longer lose the object; a crash
+   * of the process alone never can. `on-return` (the default): `put` resolves once it is on disk.
+   * `background`: `put` resolves once readers see it, and the adapter makes it durable right
+   * after, without the caller waiting: the promise Redis keeps for the job record with
+   * `appendfsync everysec` (docs/deployment.md, Durability). Object stores are durable when they
+   * answer, so only disk storage tells the two apart.
+   */
+  durability?: 'on-return' | 'background';
 }
 
 /** The object does not exist (a programming or consistency error, never transient). */

@@ -12,7 +12,8 @@ export type ToolName =
   | 'kube-controller-manager'
   | 'kubectl'
   | 'kubernetes-openapi'
-  | 'prometheus-operator-crds';
+  | 'prometheus-operator-crds'
+  | 'schemathesis';
 
 export type BuiltTool = { path: string; reason?: undefined } | { path: null; reason: string };
 
@@ -31,7 +32,8 @@ export function builtTool(name: ToolName): BuiltTool {
   if (existsSync(link)) return { path: realpathSync(link) };
   const unavailable = join(dir, `${name}.unavailable`);
   if (existsSync(unavailable)) return { path: null, reason: `${name} is not built: ${readFileSync(unavailable, 'utf8').trim()}` };
-  return { path: null, reason: `${name} is not built: run \`npm test\` or \`scripts/tools.sh ${name}\` (needs Go 1.24+)` };
+  const needs = name === 'schemathesis' ? 'Python 3.10+ with venv' : 'Go 1.24+';
+  return { path: null, reason: `${name} is not built: run \`npm test\` or \`scripts/tools.sh ${name}\` (needs ${needs})` };
 }
 
 /** The tool's path; throws with the reason when it is not built (for suites that already checked). */

@@ -16,3 +16,4 @@ export * from './podman-container';
 export * from './workspace-root';
 export * from './test-network';
 export * from './extreme-images';
+export * from './syscall-trace';

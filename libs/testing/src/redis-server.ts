@@ -9,6 +9,11 @@ import type { NetworkHost } from './test-network';
 export interface RedisServerOptions {
   /** AOF persistence, as the chart runs Redis. */
   appendonly?: boolean;
+  /**
+   * When the AOF is fsynced: `always` (the default here, so a test's restart loses nothing) or
+   * `everysec`, as the chart, Compose and `npm start` run Redis (docs/deployment.md, Durability).
+   */
+  appendfsync?: 'always' | 'everysec';
   /** Reuse a data directory (to restart a server on the same data). */
   dir?: string;
   port?: number;
@@ -47,7 +52,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     '--dir', dir,
     '--save', '',
     '--appendonly', options.appendonly ? 'yes' : 'no',
-    '--appendfsync', 'always',
+    '--appendfsync', options.appendfsync ?? 'always',
     '--maxmemory-policy', options.maxmemoryPolicy ?? 'noeviction',
     '--daemonize', 'no',
     '--loglevel', 'warning',

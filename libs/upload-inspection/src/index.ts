@@ -2,6 +2,7 @@
 // size its header declares. Nothing here loads an image library.
 export {
   ACCEPTED_FORMATS,
+  ACCEPTED_MEDIA_TYPES,
   REFUSED_FORMATS,
   SNIFF_BYTES,
   sniffImageType,

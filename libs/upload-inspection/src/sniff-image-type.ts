@@ -34,6 +34,9 @@ const MIME: Record<ImageFormat, string> = {
   heic: 'image/heic',
 };
 
+/** The media types of ACCEPTED_FORMATS, as a job's `contentType` names them. */
+export const ACCEPTED_MEDIA_TYPES: readonly string[] = ACCEPTED_FORMATS.map((format) => MIME[format]);
+
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const HEIC_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs']);
 const AVIF_BRANDS = new Set(['avif', 'avis']);

@@ -5,6 +5,8 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { FastifyRequest } from 'fastify';
+// request.isMultipart() and request.parts() are the plugin's (main.ts registers it).
+import type {} from '@fastify/multipart';
 import type { Counter, Histogram } from 'prom-client';
 import { APP_CONFIG, type Env } from '@thumbnail/config';
 import {
@@ -211,8 +213,11 @@ export class ThumbnailSubmissionService {
     pipeline(file, inspector, claimed, () => undefined);
     this.uploading.add(file);
     try {
+      // Synced in the background: the answer does not wait for the disk, and the job record in
+      // Redis is itself durable only within a second (docs/deployment.md, Durability).
       await this.storage.put(key, claimed, {
         contentType: 'application/octet-stream',
+        durability: 'background',
         onWritten: (bytes) => reservation.written(bytes),
       });
     } finally {

@@ -8,9 +8,12 @@ const MULTIPART_SLACK_BYTES = 64 * 1024;
 
 /**
  * The form an upload may be: one file, a few small fields. A field one byte longer than the
- * longest callback URL is cut there, so the cut is seen (`valueTruncated`) and refused.
+ * longest callback URL is cut there, so the cut is seen (`valueTruncated`) and refused. `parts`
+ * bounds the fields too; a `fields` limit of its own would hang the upload: past it busboy still
+ * hands out a later file, whose bytes @fastify/multipart has stopped feeding it, so reading that
+ * file never ends.
  */
-const FORM_LIMITS = { files: 1, fields: 10, fieldSize: MAX_CALLBACK_URL_LENGTH + 1, parts: 20 } as const;
+const FORM_LIMITS = { files: 1, fieldSize: MAX_CALLBACK_URL_LENGTH + 1, parts: 20 } as const;
 
 /**
  * How big an upload may be, in one place. The header check (before the body is read), the

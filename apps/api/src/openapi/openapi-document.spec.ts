@@ -1,0 +1,126 @@
+import { PATH_METADATA } from '@nestjs/common/constants';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { Test } from '@nestjs/testing';
+import Ajv from 'ajv';
+import { APP_CONFIG, loadConfig } from '@thumbnail/config';
+import { JobStore, toJobView, waitingJob } from '@thumbnail/jobs';
+import { MetricsController } from '@thumbnail/metrics';
+import { HealthController, REDIS } from '@thumbnail/runtime';
+import { Storage } from '@thumbnail/storage';
+import { API_KEY_REGISTRY } from '../auth/api-key.guard';
+import { RootController } from '../health/root.controller';
+import { JobDeletionService } from '../thumbnails/job-deletion.service';
+import { JobRetryService } from '../thumbnails/job-retry.service';
+import { ThumbnailQueryService } from '../thumbnails/thumbnail-query.service';
+import { ThumbnailSubmissionService } from '../thumbnails/thumbnail-submission.service';
+import { ThumbnailsController } from '../thumbnails/thumbnails.controller';
+import { FINISHED_SUBMISSION_BODY, JOB_BODY } from './api-schemas';
+import { createOpenApiDocument } from './openapi-document';
+
+type Operation = { operationId: string; parameters?: { name: string }[]; security?: object[]; responses: Record<string, Response> };
+type Response = { content?: Record<string, { schema?: object }>; links?: Record<string, { operationId: string; parameters: Record<string, string> }> };
+
+/** The document the API serves, built from the real controllers (their services are never called). */
+async function document(apiKeysRequired: boolean): Promise<OpenAPIObject> {
+  // The path MetricsModule gives the controller when it registers it (as PrometheusModule does).
+  Reflect.defineMetadata(PATH_METADATA, '/metrics', MetricsController);
+  const moduleRef = await Test.createTestingModule({
+    controllers: [RootController, HealthController, MetricsController, ThumbnailsController],
+    providers: [
+      ...[ThumbnailSubmissionService, ThumbnailQueryService, JobDeletionService, JobRetryService, Storage, JobStore].map((token) => ({ provide: token, useValue: {} })),
+      { provide: REDIS, useValue: {} },
+      { provide: APP_CONFIG, useValue: loadConfig({}) },
+      { provide: API_KEY_REGISTRY, useValue: new Map() },
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication(new FastifyAdapter());
+  try {
+    return createOpenApiDocument(app, { apiKeysRequired });
+  } finally {
+    await app.close();
+  }
+}
+
+function operations(doc: OpenAPIObject): Operation[] {
+  return Object.values(doc.paths).flatMap((path) => Object.values(path) as Operation[]);
+}
+
+const validator = new Ajv({ strict: false, validateFormats: false });
+
+describe('the OpenAPI document', () => {
+  it('gives every answer with a body a schema, and every link an operation and parameter that exist', async () => {
+    const doc = await document(true);
+    const byId = new Map(operations(doc).map((operation) => [operation.operationId, operation]));
+    expect([...byId.keys()].sort()).toEqual(
+      ['deleteJob', 'getGreeting', 'getJob', 'getLiveness', 'getMetrics', 'getReadiness', 'getThumbnail', 'listJobs', 'retryJob', 'submitJob'].sort(),
+    );
+    for (const operation of byId.values()) {
+      for (const [status, response] of Object.entries(operation.responses)) {
+        if (status === '204' || status === '304') {
+          expect(response.content, `${operation.operationId} ${status}`).toBeUndefined();
+          continue;
+        }
+        const media = Object.values(response.content ?? {});
+        expect(media.length, `${operation.operationId} ${status}`).toBeGreaterThan(0);
+        for (const { schema } of media) expect(schema, `${operation.operationId} ${status}`).toBeDefined();
+        for (const link of Object.values(response.links ?? {})) {
+          const target = byId.get(link.operationId);
+          expect(target, link.operationId).toBeDefined();
+          for (const name of Object.keys(link.parameters)) expect(target?.parameters?.map((p) => p.name)).toContain(name);
+        }
+      }
+    }
+    expect(Object.keys(byId.get('submitJob')?.responses['202']?.links ?? {})).toEqual(['GetJob', 'GetThumbnail', 'DeleteJob', 'RetryJob']);
+  });
+
+  it('requires the bearer key only when API keys are on', async () => {
+    const submitWith = async (keys: boolean) => operations(await document(keys)).find((op) => op.operationId === 'submitJob')?.security;
+    expect(await submitWith(true)).toEqual([{ bearer: [] }]);
+    expect(await submitWith(false)).toEqual([{ bearer: [] }, {}]);
+  });
+
+  it('describes the job views the API builds, waiting, complete and failed', () => {
+    const waiting = waitingJob({
+      id: '6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77',
+      originalFilename: 'holiday.png',
+      originalKey: 'originals/6f1c1a4e-3c1b-4c52-9a8e-0d2b8f1e9a77',
+      contentType: 'image/png',
+      bytes: 72_236,
+      fit: 'cover',
+      width: 100,
+      height: 100,
+      variants: [
+        { name: 'default', width: 100, height: 100, fit: 'cover', format: 'png', quality: null, output: null },
+        { name: 'w640', width: 640, height: 640, fit: 'inside', format: 'webp', quality: 80, output: null },
+      ],
+      owner: null,
+      requestId: 'r1',
+      createdAt: new Date(),
+      callbackUrl: 'https://hooks.example.com/in?token=t',
+    });
+    const complete = {
+      ...waiting,
+      status: 'complete' as const,
+      thumbnailKey: 'thumbnails/x.png',
+      startedAt: new Date(),
+      completedAt: new Date(),
+      attempts: 1,
+      variants: waiting.variants.map((variant) => ({ ...variant, output: { width: 100, height: 75, bytes: 1234 } })),
+      placeholder: { thumbhash: 'HBkSHYSIeHiPiHh8eJd4eTN0EEQG' },
+    };
+    const failed = { ...waiting, status: 'failed' as const, completedAt: new Date(), attempts: 1, error: { code: 'worker_crashed', message: 'Every worker stopped.' } };
+    const links = new Map([
+      ['default', 'http://localhost/thumbnail/x/image'],
+      ['w640', 'http://localhost/thumbnail/x/image?variant=w640'],
+    ]);
+    const job = validator.compile(JOB_BODY);
+    for (const view of [toJobView(waiting, null), toJobView(complete, links), toJobView(failed, null)]) {
+      expect(job({ data: view }), JSON.stringify(job.errors)).toBe(true);
+    }
+    const finished = validator.compile(FINISHED_SUBMISSION_BODY);
+    const jobLinks = { self: '/thumbnail/x', image: '/thumbnail/x/image' };
+    expect(finished({ data: { job_id: failed.id, links: jobLinks, ...toJobView(failed, null) } }), JSON.stringify(finished.errors)).toBe(true);
+    expect(job({ data: { ...toJobView(waiting, null), undocumented: 1 } })).toBe(false);
+  });
+});
