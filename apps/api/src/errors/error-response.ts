@@ -20,7 +20,7 @@ export interface ErrorBody {
  * Codes and messages for the HTTP framework's own 4xx errors (Fastify, NestJS, Node's parser).
  * Their messages are never shown: many quote the request (its URL, its content type).
  */
-const STATUS_CODES: Record<number, [string, string]> = {
+export const STATUS_CODES: Record<number, [string, string]> = {
   400: ['bad_request', 'The request is malformed.'],
   401: ['unauthorized', 'Missing or invalid API key.'],
   404: ['not_found', 'No such resource.'],

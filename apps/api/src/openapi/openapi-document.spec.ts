@@ -4,11 +4,16 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { Test } from '@nestjs/testing';
 import Ajv from 'ajv';
 import { APP_CONFIG, loadConfig } from '@thumbnail/config';
-import { JobStore, toJobView, waitingJob } from '@thumbnail/jobs';
+import { JOB_FAILURE_CODES, JobStore, toJobView, waitingJob } from '@thumbnail/jobs';
 import { MetricsController } from '@thumbnail/metrics';
 import { HealthController, REDIS } from '@thumbnail/runtime';
 import { Storage } from '@thumbnail/storage';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findWorkspaceRoot } from '@thumbnail/testing';
 import { API_KEY_REGISTRY } from '../auth/api-key.guard';
+import { ApiError, errors } from '../errors/api-error';
+import { STATUS_CODES } from '../errors/error-response';
 import { RootController } from '../health/root.controller';
 import { JobDeletionService } from '../thumbnails/job-deletion.service';
 import { JobRetryService } from '../thumbnails/job-retry.service';
@@ -122,5 +127,40 @@ describe('the OpenAPI document', () => {
     const jobLinks = { self: '/thumbnail/x', image: '/thumbnail/x/image' };
     expect(finished({ data: { job_id: failed.id, links: jobLinks, ...toJobView(failed, null) } }), JSON.stringify(finished.errors)).toBe(true);
     expect(job({ data: { ...toJobView(waiting, null), undocumented: 1 } })).toBe(false);
+  });
+
+  it("has every error code the API answers in the README's error table, and no other", async () => {
+    const answered = new Set<string>(['internal_error', ...Object.values(STATUS_CODES).map(([code]) => code)]);
+    // Every factory, whatever its arguments: each makes one code.
+    for (const make of Object.values(errors) as ((...args: unknown[]) => ApiError)[]) answered.add(make('x', 1, 1).code);
+    // The error answers' own codes (a job's `error.code` inside `data` is another list).
+    for (const operation of operations(await document(true))) {
+      for (const response of Object.values(operation.responses)) {
+        for (const { schema } of Object.values(response.content ?? {})) {
+          const error = (schema as { properties?: { error?: { properties?: { code?: { enum?: string[] } } } } } | undefined)?.properties?.error;
+          for (const code of error?.properties?.code?.enum ?? []) answered.add(code);
+        }
+      }
+    }
+
+    const readme = readFileSync(join(findWorkspaceRoot(), 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Errors'), readme.indexOf('\n## ', readme.indexOf('### Errors')));
+    const documented = new Set(
+      section
+        .split('\n')
+        .filter((line) => /^\| \d{3}/.test(line))
+        .flatMap((line) => [...line.split('|')[2].matchAll(/`([a-z_]+)`/g)].map((match) => match[1])),
+    );
+    expect([...answered].filter((code) => !documented.has(code)).sort(), 'answered, not in the README').toEqual([]);
+    expect([...documented].filter((code) => !answered.has(code)).sort(), 'in the README, never answered').toEqual([]);
+  });
+
+  it("names every code a failed job can record in the README, after the error table", () => {
+    const readme = readFileSync(join(findWorkspaceRoot(), 'README.md'), 'utf8');
+    const start = readme.indexOf('A job that fails records `error.code`');
+    const paragraph = readme.slice(start, readme.indexOf('\n\n', start));
+    expect(start).toBeGreaterThan(0);
+    const named = [...paragraph.matchAll(/`([a-z_]+)`/g)].map((match) => match[1]).filter((code) => (JOB_FAILURE_CODES as string[]).includes(code));
+    expect(new Set(named)).toEqual(new Set(JOB_FAILURE_CODES));
   });
 });
