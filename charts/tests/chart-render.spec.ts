@@ -359,14 +359,16 @@ describe.skipIf(skipWithoutTool('helm', 'kubeconform', 'kubernetes-openapi', 'pr
       const config = findManifest(manifests, 'ConfigMap', '-app').data as Record<string, string>;
       expect(config).toMatchObject({ S3_SSE: 'AES256', S3_PUBLIC_ENDPOINT: 'https://s3.example.com', THUMBNAIL_SIZE: '128' });
       // The presets in the values reach the apps as THUMBNAIL_PRESETS, which they parse as written.
-      const presets = presetCatalogue(loadConfig({ ...config, MONGO_URL: 'mongodb://db/x', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'key' }));
+      // What the pods read from Secrets, stood in for.
+      const fromSecrets = { MONGO_URL: 'mongodb://db/x', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'key', WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` };
+      const presets = presetCatalogue(loadConfig({ ...config, ...fromSecrets }));
       expect(Object.fromEntries(presets)).toEqual({
         default: { width: 128, height: 128, fit: 'cover', format: 'png', quality: null },
         w320: { width: 320, height: 320, fit: 'inside', format: 'webp', quality: 80 },
         w640: { width: 640, height: 640, fit: 'inside', format: 'webp', quality: 75 },
         hero: { width: 1200, height: 630, fit: 'cover', format: 'jpeg', quality: 80 },
       });
-      expect(loadConfig({ ...config, MONGO_URL: 'mongodb://db/x', S3_ACCESS_KEY_ID: 'id', S3_SECRET_ACCESS_KEY: 'key' }).MAX_VARIANTS_PER_JOB).toBe(3);
+      expect(loadConfig({ ...config, ...fromSecrets }).MAX_VARIANTS_PER_JOB).toBe(3);
       expect(findManifest(renderCi('default-values.yaml'), 'ConfigMap', '-app').data).not.toHaveProperty('THUMBNAIL_PRESETS');
       expect(manifests.filter((m) => m.kind === 'NetworkPolicy').map((m) => m.metadata.name).sort()).toEqual([
         'thumbnail-generator-api',

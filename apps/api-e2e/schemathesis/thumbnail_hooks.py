@@ -1,14 +1,15 @@
 """Schemathesis hooks for the fuzz run of the thumbnail API (src/openapi-conformance.e2e.ts).
 
 The document says what the API takes; these say how to make such values where JSON Schema
-cannot: images for the upload's `file` part (its encoding lists the accepted image types) and
-list cursors (format `page-cursor`, base64url of "<13-digit ms>:<job id>", which the API hands
-out as `page.next_cursor`).
+cannot: images for the upload's `file` part (its encoding lists the accepted image types), list
+cursors (format `page-cursor`, base64url of "<13-digit ms>:<job id>", which the API hands out as
+`page.next_cursor`), and an Idempotency-Key unique to each upload, as the API asks of clients.
 """
 
 import base64
 import os
 import random
+import re
 import struct
 import uuid
 import zlib
@@ -64,3 +65,19 @@ schemathesis.openapi.format(
     "page-cursor",
     st.builds(cursor, created_at_ms=st.integers(0, 10**13 - 1), job_id=st.uuids(version=4)),
 )
+
+
+# The header the document allows (IDEMPOTENCY_HEADER_PATTERN in the API): a key of 1 to 255
+# visible ASCII characters, spaces inside it allowed, bare or in quotes.
+KEY = r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?"
+IDEMPOTENCY_HEADER = re.compile(rf'(?:(?!".*"$){KEY}|"{KEY}")')
+
+
+@schemathesis.hook
+def map_headers(ctx, headers):
+    """A valid Idempotency-Key replaced by one unique to the request: the same key with another
+    upload is the client's mistake (422), which the document says. Invalid keys stay as drawn."""
+    key = (headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and IDEMPOTENCY_HEADER.fullmatch(key):
+        headers["Idempotency-Key"] = uuid.uuid4().hex
+    return headers

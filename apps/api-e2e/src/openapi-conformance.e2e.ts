@@ -98,7 +98,9 @@ describe('the API against its OpenAPI document', () => {
     const auth = Object.entries(keys).map(([name, key]) => ({ name, fixedHeaders: [{ name: 'Authorization', value: `Bearer ${key}` }] }));
     writeFileSync(join(work, 'auth.json'), JSON.stringify({ auth }));
     const digests = Object.values(keys).map((key) => createHash('sha256').update(key).digest('hex'));
-    service = await TestService.start({ env: { API_KEYS: digests.join(',') } });
+    // Two presets, so that `variants` and `variant` have more than one name to choose from.
+    const presets = JSON.stringify({ w64: { width: 64, height: 64, fit: 'inside', format: 'webp' } });
+    service = await TestService.start({ env: { API_KEYS: digests.join(','), THUMBNAIL_PRESETS: presets, MAX_VARIANTS_PER_JOB: '2' } });
   });
 
   afterAll(async () => {

@@ -22,6 +22,7 @@ import { createOpenApiDocument } from './openapi/openapi-document';
 import { JobCompletionWaiter } from './thumbnails/job-completion-waiter.service';
 import { ThumbnailSubmissionService } from './thumbnails/thumbnail-submission.service';
 import { UploadLimits } from './thumbnails/upload-limits';
+import { VariantPresets } from './thumbnails/variant-presets';
 
 /** How long a refused upload's remaining bytes are read before the connection is cut instead. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -102,7 +103,8 @@ async function bootstrap(): Promise<void> {
     requests: app.get<Counter<string>>(metricToken(METRICS.httpRequests)),
   });
 
-  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app, { apiKeysRequired: apiKeys.size > 0 }), {
+  const deployment = { apiKeysRequired: apiKeys.size > 0, presets: app.get(VariantPresets), webhooks: Boolean(config.WEBHOOK_SECRET) };
+  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app, deployment), {
     jsonDocumentUrl: 'docs/json',
   });
 

@@ -23,11 +23,14 @@ export interface DecodeFacts {
   rotated: boolean;
 }
 
-/** The thumbnail's size, and whether sharp cuts the region it shows before resizing. */
+/** What is made from the image: the decode every variant starts from, and the largest variant. */
 export interface DecodeWork {
+  /** The largest variant's box. */
   width: number;
   height: number;
-  /** A crop before the resize: sharp must turn a rotated image whole first. */
+  /** Pixels of the decoded image the variants are made from (scaled once, for the largest). */
+  decodedPixels: number;
+  /** No resize while decoding (or a crop before it): sharp must turn a rotated image whole first. */
   cropsFirst: boolean;
 }
 
@@ -47,6 +50,9 @@ const RESIZE_BYTES_PER_SAMPLE = 64;
 /** Bytes per thumbnail pixel for the resized image, the padding of `contain` and the encoder. */
 const OUTPUT_BYTES_PER_PIXEL = 16;
 
+/** Bytes per pixel of the decoded image kept for the variants: 8-bit sRGB, alpha at most. */
+const DECODED_BYTES_PER_PIXEL = 4;
+
 /**
  * Bytes per pixel a decoder holds for the whole image at once, beyond the rows it streams
  * (measured with sharp 0.35 and libvips 8.18: bench/README.md).
@@ -61,6 +67,9 @@ function heldWholeBytesPerPixel(facts: DecodeFacts): number {
       // Progressive scans refine every block: libjpeg keeps all DCT coefficients, 16 bits each.
       return facts.progressive ? facts.channels * 2 : 0;
     case 'gif':
+      // The RGBA canvas of the first frame, and a byte a pixel more that the shared decode of
+      // variants was measured to hold on top (bench/README.md, Variants).
+      return 5;
     case 'webp':
       // The RGBA canvas of the first frame.
       return 4;
@@ -83,7 +92,8 @@ export function decodeMemoryBytes(facts: DecodeFacts, work: DecodeWork): number 
   const bytesPerPixel = facts.channels * facts.bytesPerSample;
   const rotatedWhole = work.cropsFirst && facts.rotated ? pixels * bytesPerPixel : 0;
   const resizing = Math.min(RESIZE_WINDOW_ROWS * facts.width * bytesPerPixel, RESIZE_BYTES_PER_SAMPLE * pixels * facts.channels);
-  return pixels * heldWholeBytesPerPixel(facts) + rotatedWhole + resizing + work.width * work.height * OUTPUT_BYTES_PER_PIXEL;
+  const decoded = work.decodedPixels * DECODED_BYTES_PER_PIXEL;
+  return pixels * heldWholeBytesPerPixel(facts) + rotatedWhole + resizing + decoded + work.width * work.height * OUTPUT_BYTES_PER_PIXEL;
 }
 
 /**
@@ -104,7 +114,9 @@ export function imageSlotBytes(limitInputPixels: number, thumbnail: { width: num
     progressive: true,
     rotated: false,
   };
-  return decodeMemoryBytes(largest, { ...thumbnail, cropsFirst: false });
+  // A square shrunk for the box: to a square of its longer side (cover of a wide box).
+  const decodedSide = Math.max(thumbnail.width, thumbnail.height);
+  return decodeMemoryBytes(largest, { ...thumbnail, decodedPixels: decodedSide * decodedSide, cropsFirst: false });
 }
 
 const MIB = 1024 * 1024;

@@ -149,7 +149,7 @@ export class SharpImageProcessor extends ImageProcessor {
     const scale = sharedDecodeScale(plans, width, height);
     const scaled = scale < 1 ? { width: Math.ceil(width * scale), height: Math.ceil(height * scale) } : { width, height };
     // Without a resize, sharp turns a rotated image whole, as it does before a crop.
-    const refusal = oversizedImageRefusal(decodeFacts(metadata), { ...scaled, cropsFirst: scale >= 1 }, {
+    const refusal = oversizedImageRefusal(decodeFacts(metadata), { ...largestPlan(plans), decodedPixels: scaled.width * scaled.height, cropsFirst: scale >= 1 }, {
       limitInputPixels: this.limitInputPixels,
       largestImage: largestPlan(plans),
     });

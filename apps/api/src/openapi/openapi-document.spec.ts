@@ -3,7 +3,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { Test } from '@nestjs/testing';
 import Ajv from 'ajv';
-import { APP_CONFIG, loadConfig } from '@thumbnail/config';
+import { APP_CONFIG, loadConfig, presetCatalogue } from '@thumbnail/config';
 import { JOB_FAILURE_CODES, JobStore, toJobView, waitingJob } from '@thumbnail/jobs';
 import { MetricsController } from '@thumbnail/metrics';
 import { HealthController, REDIS } from '@thumbnail/runtime';
@@ -20,6 +20,7 @@ import { JobRetryService } from '../thumbnails/job-retry.service';
 import { ThumbnailQueryService } from '../thumbnails/thumbnail-query.service';
 import { ThumbnailSubmissionService } from '../thumbnails/thumbnail-submission.service';
 import { ThumbnailsController } from '../thumbnails/thumbnails.controller';
+import { VariantPresets } from '../thumbnails/variant-presets';
 import { FINISHED_SUBMISSION_BODY, JOB_BODY } from './api-schemas';
 import { createOpenApiDocument } from './openapi-document';
 
@@ -27,7 +28,12 @@ type Operation = { operationId: string; parameters?: { name: string }[]; securit
 type Response = { content?: Record<string, { schema?: object }>; links?: Record<string, { operationId: string; parameters: Record<string, string> }> };
 
 /** The document the API serves, built from the real controllers (their services are never called). */
-async function document(apiKeysRequired: boolean): Promise<OpenAPIObject> {
+const PRESETS = new VariantPresets(
+  presetCatalogue(loadConfig({ THUMBNAIL_PRESETS: JSON.stringify({ w640: { width: 640, height: 640, fit: 'inside', format: 'webp' } }) })),
+  2,
+);
+
+async function document(apiKeysRequired: boolean, webhooks = true): Promise<OpenAPIObject> {
   // The path MetricsModule gives the controller when it registers it (as PrometheusModule does).
   Reflect.defineMetadata(PATH_METADATA, '/metrics', MetricsController);
   const moduleRef = await Test.createTestingModule({
@@ -41,7 +47,7 @@ async function document(apiKeysRequired: boolean): Promise<OpenAPIObject> {
   }).compile();
   const app = moduleRef.createNestApplication(new FastifyAdapter());
   try {
-    return createOpenApiDocument(app, { apiKeysRequired });
+    return createOpenApiDocument(app, { apiKeysRequired, presets: PRESETS, webhooks });
   } finally {
     await app.close();
   }
@@ -77,6 +83,22 @@ describe('the OpenAPI document', () => {
       }
     }
     expect(Object.keys(byId.get('submitJob')?.responses['202']?.links ?? {})).toEqual(['GetJob', 'GetThumbnail', 'DeleteJob', 'RetryJob']);
+  });
+
+  it('names the configured presets for variants and variant, and offers callback_url only with webhooks on', async () => {
+    const find = (doc: OpenAPIObject, id: string) => operations(doc).find((op) => op.operationId === id) as unknown as {
+      parameters: { name: string; schema: { enum?: string[]; pattern?: string } }[];
+      requestBody: { content: Record<string, { schema: { properties: Record<string, { pattern?: string }> } }> };
+    };
+    const withWebhooks = await document(true, true);
+    const submit = find(withWebhooks, 'submitJob');
+    expect(submit.parameters.find((p) => p.name === 'variants')?.schema.pattern).toBe('^(?:default|w640)(?:,(?:default|w640)){0,1}$');
+    const fields = submit.requestBody.content['multipart/form-data'].schema.properties;
+    expect(fields['variants'].pattern).toBe(PRESETS.pattern());
+    expect(Object.keys(fields)).toContain('callback_url');
+    expect(find(withWebhooks, 'getThumbnail').parameters.find((p) => p.name === 'variant')?.schema.enum).toEqual(['default', 'w640']);
+    const without = find(await document(true, false), 'submitJob').requestBody.content['multipart/form-data'].schema.properties;
+    expect(Object.keys(without)).not.toContain('callback_url');
   });
 
   it('requires the bearer key only when API keys are on', async () => {

@@ -1,28 +1,57 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { ParameterObject, SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { APP_VERSION } from '@thumbnail/runtime';
+import type { VariantPresets } from '../thumbnails/variant-presets';
+import { OPERATION_IDS } from './api-responses';
+
+export interface DeploymentFacts {
+  /** API_KEYS are on: the bearer key is required, not only accepted. */
+  apiKeysRequired: boolean;
+  /** The operator's presets: the only `variants` and `variant` values there are. */
+  presets: VariantPresets;
+  /** WEBHOOK_SECRET is set: uploads may name a `callback_url`. */
+  webhooks: boolean;
+}
+
+type Operation = { operationId?: string; security?: object[]; parameters?: ParameterObject[]; requestBody?: { content: Record<string, { schema: SchemaObject }> } };
 
 /**
  * The OpenAPI document served at /docs/json, from the controllers' decorators. It describes this
- * deployment: the bearer API key is required only when API keys are on (API_KEYS), otherwise a
- * request without one is as good.
+ * deployment, so that a request the document calls valid is one the API takes: the bearer key is
+ * required only when API keys are on, `variants` and `variant` name the configured presets, and
+ * `callback_url` is there only when webhooks are.
  */
-export function createOpenApiDocument(app: INestApplication, options: { apiKeysRequired: boolean }): OpenAPIObject {
+export function createOpenApiDocument(app: INestApplication, facts: DeploymentFacts): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Thumbnail Generator')
-    .setDescription('Upload images, get 100x100 PNG thumbnails through a job API.')
+    .setDescription('Upload images, get thumbnails in the sizes and formats the operator configured, through a job API.')
     .setVersion(APP_VERSION)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (API_KEYS); each key sees only its own jobs.' })
     .build();
   const document = SwaggerModule.createDocument(app, config);
-  if (!options.apiKeysRequired) {
-    for (const path of Object.values(document.paths)) {
-      for (const operation of Object.values(path) as { security?: object[] }[]) {
-        // `{}` is "no credentials": the key may be sent, and is not needed. (Operations share
-        // their security array: make each its own.)
-        if (operation.security?.length) operation.security = [...operation.security, {}];
+  for (const path of Object.values(document.paths)) {
+    for (const operation of Object.values(path) as Operation[]) {
+      // `{}` is "no credentials": the key may be sent, and is not needed. (Operations share
+      // their security array: make each its own.)
+      if (!facts.apiKeysRequired && operation.security?.length) operation.security = [...operation.security, {}];
+      if (operation.operationId === OPERATION_IDS.submit) describeSubmission(operation, facts);
+      if (operation.operationId === OPERATION_IDS.image) {
+        const variant = operation.parameters?.find((parameter) => parameter.name === 'variant');
+        if (variant?.schema) (variant.schema as SchemaObject).enum = [...facts.presets.names];
       }
     }
   }
   return document;
+}
+
+function describeSubmission(operation: Operation, facts: DeploymentFacts): void {
+  const pattern = facts.presets.pattern();
+  const query = operation.parameters?.find((parameter) => parameter.name === 'variants');
+  if (query?.schema) (query.schema as SchemaObject).pattern = pattern;
+  const form = operation.requestBody?.content['multipart/form-data']?.schema;
+  const fields = form?.properties as Record<string, SchemaObject> | undefined;
+  if (!fields) return;
+  fields['variants'] = { ...fields['variants'], pattern };
+  if (!facts.webhooks) delete fields['callback_url'];
 }

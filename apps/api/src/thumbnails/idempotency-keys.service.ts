@@ -103,6 +103,16 @@ export class IdempotencyKeys {
   }
 }
 
+/** A key: 1 to 255 visible ASCII characters, spaces inside it allowed. */
+const KEY = '[\\x21-\\x7e](?:[\\x20-\\x7e]{0,253}[\\x21-\\x7e])?';
+const KEY_PATTERN = new RegExp(`^${KEY}$`);
+
+/**
+ * The header as `parseIdempotencyKey` takes it, for the OpenAPI document: a key, bare or as the
+ * draft's quoted string; a value in quotes is the quoted form, so what is inside must be a key.
+ */
+export const IDEMPOTENCY_HEADER_PATTERN = new RegExp(`^(?:(?!".*"$)${KEY}|"${KEY}")$`);
+
 /**
  * The header's value: absent, or 1 to 255 visible ASCII characters, bare or as the draft's
  * quoted string (`"8e03978e-…"`).
@@ -110,7 +120,7 @@ export class IdempotencyKeys {
 export function parseIdempotencyKey(header: string | string[] | undefined): string | null {
   if (header === undefined) return null;
   const value = Array.isArray(header) ? null : header.trim().replace(/^"(.*)"$/, '$1');
-  if (value === null || !/^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$/.test(value)) {
+  if (value === null || !KEY_PATTERN.test(value)) {
     throw errors.invalidHeader('Idempotency-Key', 'must be one value of 1 to 255 visible ASCII characters.');
   }
   return value;

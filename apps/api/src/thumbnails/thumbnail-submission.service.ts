@@ -24,6 +24,7 @@ import {
 import { InjectMetric, METRICS } from '@thumbnail/metrics';
 import { Storage } from '@thumbnail/storage';
 import { ApiError, errors } from '../errors/api-error';
+import { quotedText } from '../errors/quoted-text';
 import { CallbackUrls } from './callback-urls';
 import { IdempotencyKeys } from './idempotency-keys.service';
 import { cleanFilename } from './job-view';
@@ -50,6 +51,9 @@ export interface Submission {
  * POST /thumbnail: streams the upload to storage while checking it, then records and queues
  * the job. Whatever goes wrong on the way, no stored object and no record is left behind.
  */
+/** The form's fields besides `file`. */
+const FORM_FIELDS: ReadonlySet<string> = new Set(['fit', 'variants', 'callback_url']);
+
 @Injectable()
 export class ThumbnailSubmissionService {
   private readonly logger = new Logger(ThumbnailSubmissionService.name);
@@ -108,6 +112,10 @@ export class ThumbnailSubmissionService {
             variantNames = this.presets.parse(formVariants);
           }
           if (part.fieldname === 'callback_url') callbackUrl = this.callbacks.accept(String(part.value), part.valueTruncated);
+          // A field nobody reads is a client's mistake (a misspelt `fit`, say), not something to drop quietly.
+          if (!FORM_FIELDS.has(part.fieldname)) {
+            throw errors.invalidParameter(quotedText(part.fieldname), `is not a field of this form, which takes ${[...FORM_FIELDS, 'file'].join(', ')}.`);
+          }
           continue;
         }
         if (part.fieldname !== 'file') {

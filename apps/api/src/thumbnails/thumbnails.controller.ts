@@ -15,7 +15,7 @@ import {
   OPERATION_IDS,
 } from '../openapi/api-responses';
 import { FINISHED_SUBMISSION_BODY, JOB_BODY, JOB_LIST_BODY, SUBMISSION_BODY } from '../openapi/api-schemas';
-import { parseIdempotencyKey } from './idempotency-keys.service';
+import { IDEMPOTENCY_HEADER_PATTERN, parseIdempotencyKey } from './idempotency-keys.service';
 import { JobDeletionService } from './job-deletion.service';
 import { JobRetryService } from './job-retry.service';
 import { ListingLimit } from './listing-limit.interceptor';
@@ -85,7 +85,7 @@ export class ThumbnailsController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
-    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
+    schema: { type: 'string', pattern: IDEMPOTENCY_HEADER_PATTERN.source },
     description:
       'Unique per upload (a UUID). Sending the same request again with the same key (and API key) within IDEMPOTENCY_RETENTION_HOURS answers with the first job, with `Idempotent-Replayed: true`; the same key with another file or fields is refused with 422.',
   })

@@ -28,8 +28,20 @@ function refusal(run: () => unknown): ApiError {
 describe('VariantPresets', () => {
   it('reads comma lists and repeated parameters, each name once, in order', () => {
     expect(presets.parse('w640')).toEqual(['w640']);
-    expect(presets.parse(' w640 , default,w640,')).toEqual(['w640', 'default']);
+    expect(presets.parse('w640,default,w640')).toEqual(['w640', 'default']);
     expect(presets.parse(['square', 'w320,square'])).toEqual(['square', 'w320']);
+  });
+
+  it('takes exactly what its pattern in the OpenAPI document describes', () => {
+    const pattern = new RegExp(presets.pattern());
+    for (const value of ['w640', 'default,w320', 'square,square,square', 'w640,default,w640']) {
+      expect(pattern.test(value), value).toBe(true);
+      expect(() => presets.parse(value)).not.toThrow();
+    }
+    for (const value of ['', ' w640', 'w640,', ',w640', 'w640,,default', 'Default', 'default,w320,w640,square', 'w320,w320,w320,w320', 'w640 ']) {
+      expect(pattern.test(value), value).toBe(false);
+      expect(refusal(() => presets.parse(value)).status, value).toBe(400);
+    }
   });
 
   it('refuses an unknown preset with the list of known ones', () => {
@@ -49,7 +61,8 @@ describe('VariantPresets', () => {
   });
 
   it('refuses a value that names nothing or is not text', () => {
-    expect(refusal(() => presets.parse(' , ')).code).toBe('invalid_parameter');
+    expect(refusal(() => presets.parse(' , ')).code).toBe('unknown_variant');
+    expect(refusal(() => presets.parse('w640,')).code).toBe('invalid_parameter');
     expect(refusal(() => presets.parse([{}])).code).toBe('invalid_parameter');
   });
 

@@ -1,6 +1,7 @@
 import { DEFAULT_PRESET, type PresetCatalogue } from '@thumbnail/config';
 import { THUMBNAIL_FITS, type ThumbnailFit, type ThumbnailVariant } from '@thumbnail/jobs';
 import { ApiError, errors } from '../errors/api-error';
+import { quotedText } from '../errors/quoted-text';
 
 /**
  * The operator's presets (THUMBNAIL_PRESETS) as requests name them: `variants=a,b` on upload,
@@ -21,25 +22,34 @@ export class VariantPresets {
 
   /**
    * The names in a `variants` value (a comma list, or several of them as a repeated parameter),
-   * each once, in order; refuses unknown names and more than `maxPerJob`.
+   * each once, in order. Exactly what `pattern()` describes: names as configured, commas between
+   * them and nothing else, at most `maxPerJob` of them (a name given twice counts twice).
    */
   parse(value: unknown): string[] {
     const values = Array.isArray(value) ? value : [value];
     if (!values.every((part) => typeof part === 'string')) throw errors.invalidParameter('variants', 'must be preset names separated by commas.');
-    const names = [...new Set(values.flatMap((part: string) => part.split(',')).map((name) => name.trim()).filter(Boolean))];
-    if (names.length === 0) throw errors.invalidParameter('variants', `must name at least one preset: ${this.names.join(', ')}.`);
-    const unknown = names.find((name) => !this.catalogue.has(name));
+    const given = values.flatMap((part: string) => part.split(','));
+    if (given.some((name) => name === '')) {
+      throw errors.invalidParameter('variants', `must be preset names separated by commas, with no spaces or empty names: ${this.names.join(', ')}.`);
+    }
+    const unknown = given.find((name) => !this.catalogue.has(name));
     if (unknown !== undefined) throw this.unknown(unknown);
-    if (names.length > this.maxPerJob) {
+    if (given.length > this.maxPerJob) {
       throw new ApiError(
         400,
         'too_many_variants',
-        `A job makes at most ${this.maxPerJob} variants; this request names ${names.length}. Presets: ${this.names.join(', ')}.`,
+        `A job makes at most ${this.maxPerJob} variants; this request names ${given.length}. Presets: ${this.names.join(', ')}.`,
         {},
         { known_variants: this.names },
       );
     }
-    return names;
+    return [...new Set(given)];
+  }
+
+  /** The regular expression (for the OpenAPI document) of the `variants` values `parse` takes. */
+  pattern(): string {
+    const name = `(?:${this.names.map(escapeRegExp).join('|')})`;
+    return `^${name}(?:,${name}){0,${this.maxPerJob - 1}}$`;
   }
 
   /** The variants a job makes: `names` (absent: `default`), with the request's `fit` for `default`. */
@@ -66,7 +76,7 @@ export class VariantPresets {
     return new ApiError(
       400,
       'unknown_variant',
-      `There is no preset "${printable(name)}". Presets: ${this.names.join(', ')}.`,
+      `There is no preset "${quotedText(name)}". Presets: ${this.names.join(', ')}.`,
       {},
       { known_variants: this.names },
     );
@@ -80,6 +90,6 @@ export class VariantPresets {
 }
 
 /** A client's text quoted back: short and without control characters. */
-function printable(text: string): string {
-  return Array.from(text.replace(/[\p{Cc}\p{Bidi_Control}]/gu, '')).slice(0, 40).join('');
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
