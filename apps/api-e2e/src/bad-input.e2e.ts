@@ -399,9 +399,9 @@ describe('bad input', () => {
       expect(await service.originalsAddedSince(before)).toEqual([]);
     });
 
-    it('takes a file sent after a dozen other fields (it once hung, never answered)', async () => {
+    it('takes a file sent after a dozen fields (it once hung, never answered)', async () => {
       const body = new FormData();
-      for (let i = 0; i < 12; i++) body.append(`field${i}`, 'x');
+      for (let i = 0; i < 12; i++) body.append('fit', 'cover');
       body.append('file', new Blob([new Uint8Array(await png50())], { type: 'image/png' }), 'late.png');
       const answer = await post(await serialised(body));
       expect(answer.status, answer.text).toBe(202);
@@ -409,8 +409,9 @@ describe('bad input', () => {
     });
 
     it('answers 400 too_many_parts for a form of 25 fields', async () => {
-      const body = form(await png50());
-      for (let i = 0; i < 25; i++) body.append(`field${i}`, 'x');
+      const body = new FormData();
+      for (let i = 0; i < 25; i++) body.append('fit', 'cover');
+      body.append('file', new Blob([new Uint8Array(await png50())], { type: 'image/png' }), 'late.png');
       const answer = await post(await serialised(body));
       expect(answer.status).toBe(400);
       expect(answer.json.error.code).toBe('too_many_parts');

@@ -152,6 +152,18 @@ describeEachStorage('variants from operator presets, and the placeholder (STORAG
       message: `A job makes at most 4 variants; this request names 5. Presets: ${KNOWN.join(', ')}.`,
       known_variants: KNOWN,
     });
+    // A misspelt field is refused, not quietly dropped, before or after the file alike.
+    for (const after of [false, true]) {
+      const misspelt = form(after ? photo : null);
+      misspelt.append('variant', 'w320');
+      if (!after) misspelt.append('file', new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), 'photo.jpg');
+      const answer = await call(`${api}/thumbnail`, { method: 'POST', body: misspelt });
+      expect([answer.status, answer.json.error.code, answer.json.error.message]).toEqual([
+        400,
+        'invalid_parameter',
+        'Query or form parameter "variant" is not a field of this form, which takes fit, variants, callback_url, file.',
+      ]);
+    }
     expect(await service.originalsAddedSince(before)).toEqual([]);
   });
 

@@ -113,7 +113,8 @@ export class ThumbnailSubmissionService {
           }
           if (part.fieldname === 'callback_url') callbackUrl = this.callbacks.accept(String(part.value), part.valueTruncated);
           // A field nobody reads is a client's mistake (a misspelt `fit`, say), not something to drop quietly.
-          if (!FORM_FIELDS.has(part.fieldname)) {
+          // (`file` sent as text is answered below: no file came.)
+          if (!FORM_FIELDS.has(part.fieldname) && part.fieldname !== 'file') {
             throw errors.invalidParameter(quotedText(part.fieldname), `is not a field of this form, which takes ${[...FORM_FIELDS, 'file'].join(', ')}.`);
           }
           continue;
