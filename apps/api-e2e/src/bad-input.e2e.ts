@@ -461,22 +461,6 @@ describe('bad input', () => {
       const reference = await sharp(like(bytes, samples.dir)).resize(100, 100).png().toBuffer();
       expect(await meanDifference(thumbnail, reference, at)).toBeLessThan(1.5);
     });
-
-    // PngSuite's x*.png files, when the package has them (Go 1.19's copy of the suite does not).
-    it('refuses or fails every PngSuite x*.png file, never completing one', async ({ skip }) => {
-      if (samples.dir === null) return skip(samples.reason);
-      const broken = samples.files.filter((name) => /^x.*\.png$/.test(name));
-      if (broken.length === 0) return skip(`no PngSuite x*.png in ${samples.dir}`);
-      await Promise.all(
-        broken.map(async (name) => {
-          const answer = await upload(readFileSync(join(samples.dir as string, name)), name);
-          if (answer.status === 415) return;
-          expect(answer.status, `${name}: ${answer.text}`).toBe(202);
-          const job: Job = await waitFor(api, answer.json.data.job_id);
-          expect(job, name).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'invalid_image' } });
-        }),
-      );
-    });
   });
 
   describe('afterwards', () => {
