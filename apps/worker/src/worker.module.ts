@@ -45,6 +45,9 @@ export class WorkerModule {
             return createImageProcessor({
               limitInputPixels: c.LIMIT_INPUT_PIXELS,
               timeoutSeconds: Math.max(1, Math.ceil(c.JOB_TIMEOUT_MS / 1000)),
+              // One libvips thread per image: each thread holds rows of its own, so the slot's
+              // memory estimate holds on any number of cores; images run side by side in slots.
+              concurrency: 1,
               smallPngFastPath: c.SMALL_PNG_FAST_PATH,
               onFastPathFallback: (reason) => {
                 fallbacks.inc();
