@@ -137,15 +137,20 @@ describe('completion webhooks', () => {
       ['http://hooks.example.com/in', /WEBHOOK_ALLOWED_HOSTS does not list/],
       [`http://127.0.0.1/${'a'.repeat(2100)}`, /longer than 2048/],
     ] as const) {
-      const body = form(await png50());
-      body.append('callback_url', url);
-      const answer = await call(`${api}/thumbnail`, { method: 'POST', body });
-      expect(answer.status, url).toBe(400);
-      expect(answer.json.error).toMatchObject({ code: 'invalid_parameter', message: expect.stringMatching(reason) });
+      await expectCallbackRefused(api, url, reason);
     }
     expect(await service.originalsAddedSince(before)).toEqual([]);
   });
 });
+
+/** An upload naming `url` as its callback is refused with 400 invalid_parameter saying `reason`. */
+async function expectCallbackRefused(api: string, url: string, reason: RegExp): Promise<void> {
+  const body = form(await png50());
+  body.append('callback_url', url);
+  const answer = await call(`${api}/thumbnail`, { method: 'POST', body });
+  expect(answer.status, url).toBe(400);
+  expect(answer.json.error).toMatchObject({ code: 'invalid_parameter', message: expect.stringMatching(reason) });
+}
 
 /*
  * Without an allowlist, on a test network: the worker runs in a network namespace whose only
@@ -180,11 +185,7 @@ describe.skipIf(skipWithoutNetworkNamespaces())('webhook addresses without an al
       ['http://127.0.0.1:8080/hooks', /loopback/],
       ['http://0.0.0.0:8080/', /unspecified/],
     ] as const) {
-      const body = form(await png50());
-      body.append('callback_url', url);
-      const answer = await call(`${api}/thumbnail`, { method: 'POST', body });
-      expect(answer.status, url).toBe(400);
-      expect(answer.json.error).toMatchObject({ code: 'invalid_parameter', message: expect.stringMatching(reason) });
+      await expectCallbackRefused(api, url, reason);
     }
     expect(await service.bucket.keys('originals/')).toEqual(before);
   });

@@ -23,6 +23,7 @@ import { JobCompletionWaiter } from './thumbnails/job-completion-waiter.service'
 import { ThumbnailSubmissionService } from './thumbnails/thumbnail-submission.service';
 import { UploadLimits } from './thumbnails/upload-limits';
 import { VariantPresets } from './thumbnails/variant-presets';
+import { CallbackUrls } from './thumbnails/callback-urls';
 
 /** How long a refused upload's remaining bytes are read before the connection is cut instead. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -103,7 +104,7 @@ async function bootstrap(): Promise<void> {
     requests: app.get<Counter<string>>(metricToken(METRICS.httpRequests)),
   });
 
-  const deployment = { apiKeysRequired: apiKeys.size > 0, presets: app.get(VariantPresets), webhooks: Boolean(config.WEBHOOK_SECRET) };
+  const deployment = { apiKeysRequired: apiKeys.size > 0, presets: app.get(VariantPresets), webhooks: app.get(CallbackUrls).accepted };
   SwaggerModule.setup('docs', app, () => createOpenApiDocument(app, deployment), {
     jsonDocumentUrl: 'docs/json',
   });

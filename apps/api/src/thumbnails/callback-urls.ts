@@ -14,6 +14,11 @@ export class CallbackUrls {
     this.policy = config.WEBHOOK_SECRET ? new CallbackPolicy(config.WEBHOOK_ALLOWED_HOSTS, config.WEBHOOK_URL) : null;
   }
 
+  /** Whether uploads may name a `callback_url` at all (the OpenAPI document offers it then). */
+  get accepted(): boolean {
+    return this.policy !== null;
+  }
+
   /** The URL to keep with the job, or a 400 saying why not. */
   accept(raw: string, truncated: boolean): string {
     if (!this.policy) throw errors.invalidParameter('callback_url', 'is not accepted: this server sends no webhooks (no WEBHOOK_SECRET).');
