@@ -327,28 +327,7 @@ export function renderReport(report: BenchReport): string {
     out.push(`Warning: in ${noisy} measurement(s) other work used more than 0.25 of a core (column "other"): those figures are low. Run again on a quiet machine.`);
   }
 
-  if (report.webhooks) {
-    const w = report.webhooks;
-    out.push('');
-    out.push(
-      `Webhooks: fs service at saturation on ${w.image}, ${w.clients} clients, without and with WEBHOOK_URL (every job's webhook ` +
-        `signed and delivered to a receiver in the bench process), fresh services, alternated`,
-    );
-    out.push(
-      table(
-        ['webhooks', 'thumbnails/s', 'worker cpu', 'api cpu', 'redis cpu', 'jobs', 'webhooks received', 'repeated', 'other'],
-        w.runs.map((r) => [
-          r.webhooks ? 'on' : 'off', fmt(r.perSecond), fmt(r.workerCpuMs, 2), fmt(r.apiCpuMs, 2), fmt(r.redisCpuMs, 2), String(r.jobs),
-          r.webhooks ? String(r.webhooksReceived) : '-', r.webhooks ? String(r.duplicates) : '-', fmt(r.otherBusyCores, 2),
-        ]),
-      ),
-    );
-    out.push(
-      `Medians (CPU ms per thumbnail: worker, api, redis): off ${fmt(w.median.off.perSecond)}/s (${fmt(w.median.off.workerCpuMs, 2)}, ` +
-        `${fmt(w.median.off.apiCpuMs, 2)}, ${fmt(w.median.off.redisCpuMs, 2)}), on ${fmt(w.median.on.perSecond)}/s (${fmt(w.median.on.workerCpuMs, 2)}, ` +
-        `${fmt(w.median.on.apiCpuMs, 2)}, ${fmt(w.median.on.redisCpuMs, 2)}); throughput on/off ${fmt(w.throughputRatio, 2)}`,
-    );
-  }
+  if (report.webhooks) out.push('', ...webhooksSection(report.webhooks));
 
   if (report.profile && report.profile.summaries.length > 0) {
     out.push('');
@@ -419,5 +398,35 @@ function variantsSection(result: VariantsResult): string[] {
         [...bySet].map(([set, peaks]) => `${set} ${peaks.map((p) => p.toFixed(0)).join(', ')} MiB (median ${median(peaks).toFixed(0)})`).join('; '),
     );
   }
+  return out;
+}
+
+/** What completion webhooks cost the service, per image: each run, then the medians. */
+function webhooksSection(result: WebhookBenchResult): string[] {
+  const out: string[] = [
+    `Webhooks: fs service at saturation, ${result.clients} clients, without and with WEBHOOK_URL (every job's webhook signed and ` +
+      'delivered to a receiver in the bench process, whose CPU counts against throughput but not against the service), fresh services, alternated. ' +
+      'CPU ms per thumbnail; service = worker + api + redis.',
+  ];
+  for (const w of result.images) {
+    out.push(
+      table(
+        ['image', 'webhooks', 'thumbnails/s', 'worker cpu', 'api cpu', 'redis cpu', 'service cpu', 'jobs', 'webhooks received', 'repeated', 'other'],
+        w.runs.map((r) => [
+          w.image, r.webhooks ? 'on' : 'off', fmt(r.perSecond), fmt(r.workerCpuMs, 2), fmt(r.apiCpuMs, 2), fmt(r.redisCpuMs, 2), fmt(r.serviceCpuMs, 2),
+          String(r.jobs), r.webhooks ? String(r.webhooksReceived) : '-', r.webhooks ? String(r.duplicates) : '-', fmt(r.otherBusyCores, 2),
+        ]),
+      ),
+    );
+  }
+  out.push(
+    table(
+      ['image', 'off /s', 'on /s', 'throughput on/off', 'spread between runs', 'service cpu off', 'service cpu on', 'service cpu on/off'],
+      result.images.map((w) => [
+        w.image, fmt(w.median.off.perSecond), fmt(w.median.on.perSecond), fmt(w.throughputRatio, 3), `${(w.throughputSpread * 100).toFixed(1)}%`,
+        fmt(w.median.off.serviceCpuMs, 2), fmt(w.median.on.serviceCpuMs, 2), fmt(w.serviceCpuRatio, 3),
+      ]),
+    ),
+  );
   return out;
 }

@@ -6,10 +6,13 @@ import { BenchService } from './bench-service';
 import type { CorpusImage } from './corpus';
 import { closedLoop, median } from './load-loops';
 import { ResourceMeter, type QuietGate, type ResourceWindow } from './resource-meter';
-import { closeClientConnections, multipartUpload, submitAndWait } from './thumbnail-client';
+import { closeClientConnections, multipartUpload, type MultipartUpload, submitAndWait } from './thumbnail-client';
 
-/** Where the fixed cost per job weighs most, so a webhook's cost would show most. */
-export const WEBHOOK_BENCH_IMAGE = 'png-icc-400';
+/**
+ * The smallest image, where the fixed cost per job weighs most and a webhook's cost shows most,
+ * then photos of the sizes users upload.
+ */
+export const WEBHOOK_BENCH_IMAGES = ['png-icc-400', 'jpeg-1mp', 'jpeg-16mp'];
 
 export interface WebhookRun {
   webhooks: boolean;
@@ -26,6 +29,8 @@ export interface WebhookRun {
   /** CPU ms per thumbnail of the API and of Redis, all threads. */
   apiCpuMs: number;
   redisCpuMs: number;
+  /** Worker, API and Redis together: the service's CPU, without the load client and the receiver. */
+  serviceCpuMs: number;
   otherBusyCores: number;
 }
 
@@ -34,20 +39,29 @@ export interface WebhookMedians {
   workerCpuMs: number;
   apiCpuMs: number;
   redisCpuMs: number;
+  serviceCpuMs: number;
 }
 
-export interface WebhookBenchResult {
+export interface WebhookImageResult {
   image: string;
-  clients: number;
   /** In the order measured: off, on, off, on... */
   runs: WebhookRun[];
   median: { off: WebhookMedians; on: WebhookMedians };
   /** Median throughput with webhooks over without: 1.0 = no cost. */
   throughputRatio: number;
+  /** Median service CPU per thumbnail with webhooks over without: 1.0 = no cost. */
+  serviceCpuRatio: number;
+  /** The spread of throughput between runs of the same setting, as a fraction of their median: what is measurable. */
+  throughputSpread: number;
+}
+
+export interface WebhookBenchResult {
+  clients: number;
+  images: WebhookImageResult[];
 }
 
 /**
- * The cost of completion webhooks to thumbnail throughput: the fs service at saturation on one
+ * The cost of completion webhooks to thumbnail throughput: the fs service at saturation on each
  * image, without webhooks and with WEBHOOK_URL set (every job's webhook signed, queued and
  * delivered to a receiver on 127.0.0.1 in this process, which answers 204), alternated so that
  * drift on a shared machine falls on both. Each run is a fresh service.
@@ -58,8 +72,11 @@ export async function measureWebhooks(
   gate: QuietGate,
   log: (line: string) => void,
 ): Promise<WebhookBenchResult> {
-  const image = corpus.find((c) => c.id === WEBHOOK_BENCH_IMAGE);
-  if (!image) throw new Error(`the corpus has no ${WEBHOOK_BENCH_IMAGE}`);
+  const images = WEBHOOK_BENCH_IMAGES.map((id) => {
+    const image = corpus.find((c) => c.id === id);
+    if (!image) throw new Error(`the corpus has no ${id}`);
+    return image;
+  });
   let received = 0;
   let duplicates = 0;
   const seen = new Set<string>();
@@ -80,14 +97,23 @@ export async function measureWebhooks(
     WEBHOOK_URL: receiverUrl,
     PUBLIC_URL: 'http://thumbnails.bench.invalid',
   };
-  const upload = multipartUpload(image.data, `${image.id}.${image.extension}`, image.contentType);
-  const runs: WebhookRun[] = [];
+  const results: WebhookImageResult[] = [];
   try {
+    for (const image of images) results.push(await measureImage(image));
+  } finally {
+    receiver.closeAllConnections();
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  }
+  return { clients: settings.service.clients, images: results };
+
+  async function measureImage(image: CorpusImage): Promise<WebhookImageResult> {
+    const upload = multipartUpload(image.data, `${image.id}.${image.extension}`, image.contentType);
+    const runs: WebhookRun[] = [];
     const alternations = settings.quick ? 1 : 3;
     for (let round = 0; round < alternations; round++) {
       for (const webhooks of [false, true]) {
         const run = await gate.measure(
-          () => measureOnce(webhooks),
+          () => measureOnce(upload, webhooks),
           (r) => r.otherBusyCores,
         );
         runs.push(run);
@@ -99,12 +125,31 @@ export async function measureWebhooks(
         );
       }
     }
-  } finally {
-    receiver.closeAllConnections();
-    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    const of = (on: boolean) => runs.filter((run) => run.webhooks === on);
+    const medians = (on: boolean): WebhookMedians => ({
+      perSecond: median(of(on).map((r) => r.perSecond)),
+      workerCpuMs: median(of(on).map((r) => r.workerCpuMs)),
+      apiCpuMs: median(of(on).map((r) => r.apiCpuMs)),
+      redisCpuMs: median(of(on).map((r) => r.redisCpuMs)),
+      serviceCpuMs: median(of(on).map((r) => r.serviceCpuMs)),
+    });
+    const spread = (on: boolean) => {
+      const rates = of(on).map((r) => r.perSecond);
+      return (Math.max(...rates) - Math.min(...rates)) / median(rates);
+    };
+    const off = medians(false);
+    const on = medians(true);
+    return {
+      image: image.id,
+      runs,
+      median: { off, on },
+      throughputRatio: on.perSecond / off.perSecond,
+      serviceCpuRatio: on.serviceCpuMs / off.serviceCpuMs,
+      throughputSpread: Math.max(spread(false), spread(true)),
+    };
   }
 
-  async function measureOnce(webhooks: boolean): Promise<WebhookRun> {
+  async function measureOnce(upload: MultipartUpload, webhooks: boolean): Promise<WebhookRun> {
     const service = await BenchService.start({
       storage: 'fs',
       workerConcurrency: settings.cores,
@@ -145,6 +190,7 @@ export async function measureWebhooks(
         workerCpuMs: cpuMs('worker'),
         apiCpuMs: cpuMs('api'),
         redisCpuMs: cpuMs('redis'),
+        serviceCpuMs: cpuMs('worker') + cpuMs('api') + cpuMs('redis'),
         webhooksReceived: received - before,
         duplicates: duplicates - duplicatesBefore,
         jobs,
@@ -155,20 +201,4 @@ export async function measureWebhooks(
       await service.stop();
     }
   }
-
-  const of = (on: boolean) => runs.filter((run) => run.webhooks === on);
-  const medians = (on: boolean): WebhookMedians => ({
-    perSecond: median(of(on).map((r) => r.perSecond)),
-    workerCpuMs: median(of(on).map((r) => r.workerCpuMs)),
-    apiCpuMs: median(of(on).map((r) => r.apiCpuMs)),
-    redisCpuMs: median(of(on).map((r) => r.redisCpuMs)),
-  });
-  const result = { off: medians(false), on: medians(true) };
-  return {
-    image: image.id,
-    clients: settings.service.clients,
-    runs,
-    median: result,
-    throughputRatio: result.on.perSecond / result.off.perSecond,
-  };
 }

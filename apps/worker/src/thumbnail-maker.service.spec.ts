@@ -70,7 +70,7 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
   /** A maker with these settings, sharing the case's `finished` counter; its other meters are its own. */
   function makerWith(config: Partial<Env>): ThumbnailMakerService {
     const own = new Registry();
-    const env = { KEEP_ORIGINALS: false, WORKER_CONCURRENCY: 1, RETRY_WINDOW_HOURS: 24, ...config } as Env;
+    const env = { KEEP_ORIGINALS: false, WORKER_CONCURRENCY: 1, RETRY_WINDOW_HOURS: 24, WORKER_LOCK_DURATION_MS: 30_000, WORKER_STALLED_INTERVAL_MS: 15_000, ...config } as Env;
     return new ThumbnailMakerService(
       env,
       redis,
@@ -237,7 +237,7 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
     expect(await counted('complete', '')).toBe(1);
   });
 
-  it('webhooks: queues one delivery per receiver, the same ids again on a redelivery', async () => {
+  it('webhooks: queues one delivery per receiver, kept once delivered while a redelivery can come, the same ids again on a redelivery', async () => {
     maker = makerWith({ WEBHOOK_SECRET, WEBHOOK_URL: 'https://ops.example.com/hooks', PUBLIC_URL: 'https://thumbs.example.com/' });
     const id = await submittedJob(undefined, 'https://hooks.example.com/in?token=t');
     await maker.make({ jobId: id, requestId: 'req-1' }, { number: 1, allowed: 3 });
@@ -248,6 +248,8 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
     for (const entry of entries) {
       expect(entry.id).toBe(`${webhookId}.${entry.data.receiver}`);
       expect(entry.data).toMatchObject({ webhookId, type: 'thumbnail.completed', jobId: id, requestId: 'req-1' });
+      // Twice the 30 s lock and the 15 s stalled check.
+      expect(entry.opts.removeOnComplete).toEqual({ age: 90 });
       expect(JSON.parse(entry.data.body)).toEqual({
         type: 'thumbnail.completed',
         timestamp: job?.completedAt?.toISOString(),

@@ -117,17 +117,31 @@ export interface WebhookDeliverySettings {
   attempts: number;
   backoffMs: number;
   keepFailed: number;
+  /** How long a delivered entry stays, so that queuing the same webhook again adds nothing. */
+  keepDeliveredSeconds: number;
 }
 
-/** WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF_MS and how many failed deliveries stay for inspection. */
+/**
+ * WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF_MS, how many failed deliveries stay for inspection, and how
+ * long delivered ones stay: the same webhook is queued again only when a worker died after its
+ * job finished, and that job is redelivered within a lock's duration and a stalled check of the
+ * death; twice that covers it. Kept longer, delivered bodies would only fill Redis (one entry per
+ * job and receiver, at full throughput) and keep job details there for no use.
+ */
 export function webhookDeliverySettings(config: Env): WebhookDeliverySettings {
-  return { attempts: config.WEBHOOK_ATTEMPTS, backoffMs: config.WEBHOOK_BACKOFF_MS, keepFailed: config.KEEP_FAILED_QUEUE_ENTRIES };
+  const redeliveryMs = config.WORKER_LOCK_DURATION_MS + config.WORKER_STALLED_INTERVAL_MS;
+  return {
+    attempts: config.WEBHOOK_ATTEMPTS,
+    backoffMs: config.WEBHOOK_BACKOFF_MS,
+    keepFailed: config.KEEP_FAILED_QUEUE_ENTRIES,
+    keepDeliveredSeconds: Math.ceil((2 * redeliveryMs) / 1000),
+  };
 }
 
 /**
  * Queues a webhook for a receiver. The entry id is the message's and the receiver's, so queuing
  * it again (a worker that died after the job finished, and the redelivery that found it
- * finished) adds nothing while the first entry is kept: completed entries stay for an hour.
+ * finished) adds nothing while the first entry is kept (`keepDeliveredSeconds` once delivered).
  */
 export async function enqueueWebhookDelivery(
   queue: Queue<WebhookDeliveryPayload>,
@@ -140,7 +154,7 @@ export async function enqueueWebhookDelivery(
     // Up to a fifth less at random, so that deliveries held back by one outage do not all
     // come back at the same moment.
     backoff: { type: 'exponential', delay: settings.backoffMs, jitter: 0.2 },
-    removeOnComplete: { age: 3600 },
+    removeOnComplete: { age: settings.keepDeliveredSeconds },
     removeOnFail: { count: settings.keepFailed },
   });
 }
