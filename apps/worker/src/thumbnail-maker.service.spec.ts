@@ -70,7 +70,7 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
   /** A maker with these settings, sharing the case's `finished` counter; its other meters are its own. */
   function makerWith(config: Partial<Env>): ThumbnailMakerService {
     const own = new Registry();
-    const env = { KEEP_ORIGINALS: false, WORKER_CONCURRENCY: 1, RETRY_WINDOW_HOURS: 24, WORKER_LOCK_DURATION_MS: 30_000, WORKER_STALLED_INTERVAL_MS: 15_000, ...config } as Env;
+    const env = { KEEP_ORIGINALS: false, WORKER_CONCURRENCY: 1, RETRY_WINDOW_HOURS: 24, WORKER_LOCK_DURATION_MS: 30_000, WORKER_STALLED_INTERVAL_MS: 15_000, JOB_TIMEOUT_MS: 10_000, ...config } as Env;
     return new ThumbnailMakerService(
       env,
       redis,
@@ -248,8 +248,8 @@ describe('ThumbnailMakerService outcomes (real Redis job store and disk storage)
     for (const entry of entries) {
       expect(entry.id).toBe(`${webhookId}.${entry.data.receiver}`);
       expect(entry.data).toMatchObject({ webhookId, type: 'thumbnail.completed', jobId: id, requestId: 'req-1' });
-      // Twice the 30 s lock and the 15 s stalled check.
-      expect(entry.opts.removeOnComplete).toEqual({ age: 90 });
+      // Twice the 30 s lock, the 15 s stalled check and the 10 s time limit.
+      expect(entry.opts.removeOnComplete).toEqual({ age: 110 });
       expect(JSON.parse(entry.data.body)).toEqual({
         type: 'thumbnail.completed',
         timestamp: job?.completedAt?.toISOString(),

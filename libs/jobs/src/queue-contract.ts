@@ -123,13 +123,14 @@ export interface WebhookDeliverySettings {
 
 /**
  * WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF_MS, how many failed deliveries stay for inspection, and how
- * long delivered ones stay: the same webhook is queued again only when a worker died after its
- * job finished, and that job is redelivered within a lock's duration and a stalled check of the
- * death; twice that covers it. Kept longer, delivered bodies would only fill Redis (one entry per
- * job and receiver, at full throughput) and keep job details there for no use.
+ * long delivered ones stay. The same webhook is queued again only when a worker died after its
+ * job finished and the job was redelivered: its lock lapses, the next stalled check finds it,
+ * and it is taken as soon as a slot frees (within a job's time limit); twice that covers it.
+ * Kept longer, delivered bodies would only fill Redis (an entry per job and receiver, at full
+ * throughput) and keep job details there for no use.
  */
 export function webhookDeliverySettings(config: Env): WebhookDeliverySettings {
-  const redeliveryMs = config.WORKER_LOCK_DURATION_MS + config.WORKER_STALLED_INTERVAL_MS;
+  const redeliveryMs = config.WORKER_LOCK_DURATION_MS + config.WORKER_STALLED_INTERVAL_MS + config.JOB_TIMEOUT_MS;
   return {
     attempts: config.WEBHOOK_ATTEMPTS,
     backoffMs: config.WEBHOOK_BACKOFF_MS,
