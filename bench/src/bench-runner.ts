@@ -92,7 +92,7 @@ export async function runBench(workspace: string): Promise<BenchReport> {
     settings,
     corpus: [...corpus, ...(largest ? [largest] : [])].map((c) => ({ id: c.id, description: c.description, bytes: c.data.length, ...c.facts })),
     rows,
-    targets: targetVerdicts(rows, service),
+    targets: targetVerdicts(rows, service, variants, webhooks),
     limit,
     peer,
     service,

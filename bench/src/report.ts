@@ -22,6 +22,10 @@ export const TARGETS = {
   p99Ms: 100,
   apiRssMiB: 150,
   workerRssMiB: 350,
+  /** A job making three variants costs less than this times the costliest of them alone. */
+  threeVariantsOverOne: 1.6,
+  /** With webhooks, the fastest run reaches at least the slowest without: no measurable cost. */
+  webhookRunsOverlap: 1,
 } as const;
 
 export interface ImageRow {
@@ -131,8 +135,24 @@ function serviceImage(service: BenchReport['service'], mode: StorageMode, id: st
   return service[mode]?.images.find((s) => s.id === id);
 }
 
-export function targetVerdicts(rows: ImageRow[], service: BenchReport['service']): TargetVerdict[] {
+export function targetVerdicts(
+  rows: ImageRow[],
+  service: BenchReport['service'],
+  variants: VariantsResult | null = null,
+  webhooks: WebhookBenchResult | null = null,
+): TargetVerdict[] {
   const verdicts: TargetVerdict[] = [];
+  for (const row of variants?.library ?? []) {
+    verdicts.push(verdict('three variants < 1.6 x w640 alone (ratio)', `${row.id} in-process`, ratio(row.cpuMs.three, row.cpuMs.largest), TARGETS.threeVariantsOverOne, 'below'));
+  }
+  for (const row of variants?.service ?? []) {
+    verdicts.push(verdict('three variants < 1.6 x w640 alone (ratio)', `${row.id} worker`, ratio(row.workerCpuMs.three, row.workerCpuMs.largest), TARGETS.threeVariantsOverOne, 'below'));
+  }
+  for (const image of webhooks?.images ?? []) {
+    const rates = (on: boolean) => image.runs.filter((run) => run.webhooks === on).map((run) => run.perSecond);
+    const overlap = ratio(Math.max(...rates(true)), Math.min(...rates(false)));
+    verdicts.push(verdict('webhooks: fastest run on >= slowest off (ratio)', `${image.image} fs`, overlap, TARGETS.webhookRunsOverlap, 'atLeast'));
+  }
   for (const mode of MODES) {
     if (!service[mode]) continue;
     for (const row of rows) {
