@@ -1,5 +1,5 @@
 import { thumbHashToApproximateAspectRatio, thumbHashToRGBA } from 'thumbhash';
-import { inspectImage, ORIENTATION_UPRIGHT, quadrants, type InspectedImage, type Rgb } from '@thumbnail/testing';
+import { expectQuadrants, inspectImage, quadrants } from '@thumbnail/testing';
 import { call, form, submit, submitAndWait, type Json } from './support/client';
 import { TestService } from './support/service';
 import { describeEachStorage } from './support/storage-drivers';
@@ -12,21 +12,6 @@ const PRESETS = {
   boxed: { width: 100, height: 100, fit: 'contain', format: 'png' },
 };
 const KNOWN = ['default', 'w320', 'square', 'banner', 'boxed'];
-const { topLeft, topRight, bottomLeft, bottomRight } = ORIENTATION_UPRIGHT;
-
-/** The four quadrants of `quadrants()` at a quarter in from each corner of `area`, within `tolerance`. */
-function expectQuadrants(image: InspectedImage, tolerance: number, area = { x: 0, y: 0, width: image.width, height: image.height }): void {
-  const at = (fx: number, fy: number) => image.pixel(Math.floor(area.x + area.width * fx), Math.floor(area.y + area.height * fy));
-  const expected: [number[], Rgb][] = [
-    [at(0.25, 0.25), topLeft],
-    [at(0.75, 0.25), topRight],
-    [at(0.25, 0.75), bottomLeft],
-    [at(0.75, 0.75), bottomRight],
-  ];
-  for (const [actual, colour] of expected) {
-    colour.forEach((value, channel) => expect(Math.abs(actual[channel] - value), `[${actual}] vs [${colour}]`).toBeLessThanOrEqual(tolerance));
-  }
-}
 
 describeEachStorage('variants from operator presets, and the placeholder (STORAGE_DRIVER=%s)', (storage) => {
   let service: TestService;

@@ -1,6 +1,7 @@
 export * from './free-port';
 export * from './redis-server';
 export * from './image-fixtures';
+export * from './image-assertions';
 export * from './app-process';
 export * from './png-chunks';
 export * from './process-stats';

@@ -1,26 +1,11 @@
 import sharp from 'sharp';
 import { thumbHashToApproximateAspectRatio } from 'thumbhash';
-import { inspectImage, jpegWithOrientation, largeJpeg, ORIENTATION_UPRIGHT, quadrants, type InspectedImage, type Rgb } from '@thumbnail/testing';
+import { expectQuadrants, inspectImage, jpegWithOrientation, largeJpeg, quadrants } from '@thumbnail/testing';
 import { SharpImageProcessor } from './image-processor';
 import type { VariantPlan } from './thumbnail-plan';
 import { sharedDecodeScale } from './thumbnail-plan';
 
 const processor = new SharpImageProcessor({ limitInputPixels: 40_000_000, timeoutSeconds: 10 });
-const { topLeft, topRight, bottomLeft, bottomRight } = ORIENTATION_UPRIGHT;
-
-/** The four quadrants' colours, read a quarter of the way in from each corner of `area`. */
-function expectQuadrants(image: InspectedImage, tolerance: number, area = { x: 0, y: 0, width: image.width, height: image.height }): void {
-  const at = (fx: number, fy: number) => image.pixel(Math.floor(area.x + area.width * fx), Math.floor(area.y + area.height * fy));
-  const expected: [number[], Rgb][] = [
-    [at(0.25, 0.25), topLeft],
-    [at(0.75, 0.25), topRight],
-    [at(0.25, 0.75), bottomLeft],
-    [at(0.75, 0.75), bottomRight],
-  ];
-  for (const [actual, colour] of expected) {
-    colour.forEach((value, channel) => expect(Math.abs(actual[channel] - value), `[${actual}] vs [${colour}]`).toBeLessThanOrEqual(tolerance));
-  }
-}
 
 describe('SharpImageProcessor.makeVariants', () => {
   it('makes every plan in every format from one call, in order, each showing the image', async () => {
