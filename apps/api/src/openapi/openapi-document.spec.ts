@@ -101,6 +101,16 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(without)).not.toContain('callback_url');
   });
 
+  it('lets every operation answer 400 credentials_in_url, beside its own 400 codes', async () => {
+    const codesOf = (operation: Operation) =>
+      (operation.responses['400']?.content?.['application/json']?.schema as { properties: { error: { properties: { code: { enum: string[] } } } } })
+        ?.properties.error.properties.code.enum;
+    const all = operations(await document(false));
+    for (const operation of all) expect(codesOf(operation), operation.operationId).toContain('credentials_in_url');
+    const list = all.find((operation) => operation.operationId === 'listJobs');
+    expect(list && codesOf(list)).toEqual(['invalid_parameter', 'credentials_in_url']);
+  });
+
   it('requires the bearer key only when API keys are on', async () => {
     const submitWith = async (keys: boolean) => operations(await document(keys)).find((op) => op.operationId === 'submitJob')?.security;
     expect(await submitWith(true)).toEqual([{ bearer: [] }]);
