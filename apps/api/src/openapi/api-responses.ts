@@ -65,6 +65,11 @@ export const COMMON_THUMBNAIL_RESPONSES = [
   errorResponse(401, ['unauthorized'], 'API keys are on (API_KEYS) and the request has no valid `Authorization: Bearer <key>`.', {
     'WWW-Authenticate': HEADERS.wwwAuthenticate,
   }),
+  errorResponse(
+    408,
+    ['request_timeout'],
+    'The headers or the body stopped arriving (body: for BODY_IDLE_TIMEOUT_MS), or the request was still arriving after REQUEST_TIMEOUT_MS; nothing was stored, and the connection is closed.',
+  ),
   errorResponse(503, ['service_unavailable'], 'Redis, storage or the job store is unreachable; nothing was changed.', {
     'Retry-After': HEADERS.retryAfter,
   }),

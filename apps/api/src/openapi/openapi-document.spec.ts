@@ -111,6 +111,15 @@ describe('the OpenAPI document', () => {
     expect(list && codesOf(list)).toEqual(['invalid_parameter', 'credentials_in_url']);
   });
 
+  it('lets every /thumbnail operation answer 408 request_timeout and 503 service_unavailable', async () => {
+    const doc = await document(false);
+    const thumbnailOperations = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith('/thumbnail'))
+      .flatMap(([, path]) => Object.values(path) as Operation[]);
+    expect(thumbnailOperations.length).toBeGreaterThan(0);
+    for (const operation of thumbnailOperations) expect(Object.keys(operation.responses), operation.operationId).toEqual(expect.arrayContaining(['408', '503']));
+  });
+
   it('requires the bearer key only when API keys are on', async () => {
     const submitWith = async (keys: boolean) => operations(await document(keys)).find((op) => op.operationId === 'submitJob')?.security;
     expect(await submitWith(true)).toEqual([{ bearer: [] }]);
